@@ -1,0 +1,217 @@
+# ebs-csi-c — one non-recursive Makefile.
+#
+# Each module lists its sources in <module>/module.mk, included below; objects go
+# under build/. Two variants are built from the same sources:
+#   build/          the release programs (-O2; gRPC linked statically where it pays)
+#   build/asan/     AddressSanitizer + UndefinedBehaviorSanitizer, used by `make test`
+# Unit tests are found by name: tests/<module>/test_*.c, one program each, linked
+# with that module's library and everything below it in the layering.
+#
+# `make deps` installs the Debian packages the build and tests need; `make run`
+# and `make test` run it first when anything is missing.
+
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0-dev)
+GIT_COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+BUILD_DATE ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+
+BUILD   := build
+ASAN    := $(BUILD)/asan
+GEN     := $(BUILD)/gen
+CC      ?= cc
+PY      := /usr/bin/python3
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+# Quiet lines: "  CC  file.c"
+say = $(if $(Q),@printf '  %-6s %s\n' '$(1)' '$(2)')
+
+# Libraries, each through pkg-config; expanded lazily so that `make deps` can
+# install pkg-config itself before the first compile.
+PKG_ALL     = grpc libprotobuf-c libcurl openssl blkid mount expat jansson libmicrohttpd
+pkg_cflags  = $(if $(strip $(1)),$(shell pkg-config --cflags $(1)))
+pkg_libs    = $(if $(strip $(1)),$(shell pkg-config --libs $(1)))
+
+WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral
+BASEFLAGS := -std=c11 -D_GNU_SOURCE -I. -I$(GEN) $(WARN) -MMD -MP -g -pthread
+CFLAGS_REL  = $(BASEFLAGS) -O2 -D_FORTIFY_SOURCE=2 -fstack-protector-strong $(EXTRA_CFLAGS)
+CFLAGS_ASAN = $(BASEFLAGS) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined $(EXTRA_CFLAGS)
+LDFLAGS_ASAN := -fsanitize=address,undefined -pthread
+
+DEFS_VERSION = -DEBS_VERSION='"$(VERSION)"' -DEBS_GIT_COMMIT='"$(GIT_COMMIT)"' -DEBS_BUILD_DATE='"$(BUILD_DATE)"'
+
+# ---- module source lists ---------------------------------------------------
+COMMON_SRCS :=
+CSIPROTO_SRCS :=
+CLOUD_SRCS :=
+NODE_SRCS :=
+CONTROLLER_SRCS :=
+CMD_DRIVER_SRCS :=
+MODULE_PKGS_cloud :=
+MODULE_PKGS_node :=
+include common/module.mk
+include csi-proto/module.mk
+-include cloud/module.mk
+-include node/module.mk
+-include controller/module.mk
+include cmd/module.mk
+
+# Generated protobuf-c code: csi.proto and the well-known types it imports.
+PROTO_WKT  := google/protobuf/wrappers google/protobuf/timestamp
+GEN_SRCS   := $(GEN)/csi.pb-c.c $(foreach p,$(PROTO_WKT),$(GEN)/$(p).pb-c.c)
+GEN_HDRS   := $(GEN_SRCS:.c=.h)
+
+# Layering (see DESIGN.md §2): each library and what it may link against.
+LIB_common     := common
+LIB_cloud      := cloud common
+LIB_node       := node common
+LIB_controller := controller cloud common
+LIB_csi-proto  := csi-proto controller node cloud common
+PKGS_common     :=
+PKGS_cloud      = $(MODULE_PKGS_cloud)
+PKGS_node       = $(MODULE_PKGS_node)
+PKGS_controller = $(MODULE_PKGS_cloud)
+PKGS_csi-proto  = grpc libprotobuf-c $(MODULE_PKGS_cloud) $(MODULE_PKGS_node)
+
+SRCS_common     = $(COMMON_SRCS)
+SRCS_cloud      = $(CLOUD_SRCS)
+SRCS_node       = $(NODE_SRCS)
+SRCS_controller = $(CONTROLLER_SRCS)
+SRCS_csi-proto  = $(CSIPROTO_SRCS) $(GEN_SRCS)
+MODULES := common cloud node controller csi-proto
+
+objs = $(patsubst %.c,$(1)/obj/%.o,$(patsubst $(GEN)/%,gen/%,$(2)))
+libpath = $(1)/lib$(2).a
+
+# ---- top-level targets ----------------------------------------------------
+.DEFAULT_GOAL := all
+.PHONY: all help deps check-deps run test unit integration bench clean fmt layering
+
+all: $(BUILD)/ebs-csi-driver  ## Build build/ebs-csi-driver (release)
+
+help:  ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-zA-Z_-]+):.*## (.*)/  \1\t\2/' | expand -t 18
+
+# Debian packages for build, tests and benchmarks. Keep in step with README.
+DEB_PKGS := build-essential pkg-config git libgrpc-dev protobuf-c-compiler libprotobuf-c-dev libprotobuf-dev \
+	libcurl4-openssl-dev libssl-dev libblkid-dev libmount-dev libexpat1-dev libjansson-dev libmicrohttpd-dev \
+	libcmocka-dev e2fsprogs xfsprogs util-linux python3-grpcio python3-grpc-tools python3-pytest python3-boto3 \
+	prometheus clang
+DEPS_TOOLS := pkg-config protoc-c cc mkfs.ext4 mkfs.xfs promtool clang losetup
+DEPS_CHECK = { for t in $(DEPS_TOOLS); do command -v $$t >/dev/null || exit 1; done; \
+	pkg-config --exists $(PKG_ALL) cmocka || exit 1; \
+	test -f /usr/include/google/protobuf/wrappers.proto || exit 1; \
+	$(PY) -c 'import grpc, grpc_tools, pytest, boto3' 2>/dev/null || exit 1; }
+
+check-deps:
+	@$(DEPS_CHECK) && echo "all build and test dependencies are installed"
+
+deps:  ## Install the Debian packages the build and tests need (apt-get, as root)
+	@if ( $(DEPS_CHECK) ) >/dev/null 2>&1; then :; else \
+		echo "installing Debian packages: $(DEB_PKGS)"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -q && apt-get install -y -q --no-install-recommends $(DEB_PKGS); fi
+
+run: deps  ## Build and start the driver in `all` mode on ./run/csi.sock
+	@$(MAKE) --no-print-directory all
+	mkdir -p run
+	exec $(BUILD)/ebs-csi-driver all --endpoint unix://$(CURDIR)/run/csi.sock $(RUN_ARGS)
+
+test: deps  ## Run every test: sanitizer unit tests, then integration (pytest)
+	@$(MAKE) --no-print-directory test-build
+	@$(PY) tests/run_all.py --build $(BUILD)
+
+test-build: $(ASAN)/ebs-csi-driver unit-build
+
+bench: deps  ## Benchmarks: memory and latency figures into bench/results.md
+	@$(MAKE) --no-print-directory all
+	@$(PY) tests/bench/bench.py --driver $(BUILD)/ebs-csi-driver --out bench/results.md
+
+clean:  ## Remove build/
+	rm -rf $(BUILD)
+
+layering:  ## Check that modules include only what DESIGN.md allows
+	@sh tests/layering.sh
+
+# ---- generated protobuf-c code ---------------------------------------------
+$(GEN)/csi.pb-c.c $(GEN)/csi.pb-c.h: csi-proto/csi.proto | $(GEN)/google/protobuf/wrappers.pb-c.h $(GEN)/google/protobuf/timestamp.pb-c.h
+	$(call say,PROTOC,$<)
+	$(Q)mkdir -p $(GEN) && protoc-c --c_out=$(GEN) -Icsi-proto -I/usr/include $<
+
+$(GEN)/google/protobuf/%.pb-c.c $(GEN)/google/protobuf/%.pb-c.h: /usr/include/google/protobuf/%.proto
+	$(call say,PROTOC,$<)
+	$(Q)mkdir -p $(GEN) && protoc-c --c_out=$(GEN) -I/usr/include $<
+
+# ---- compile rules (one per variant) -----------------------------------------
+GEN_CFLAGS := -Wno-unused-parameter
+
+$(BUILD)/obj/gen/%.o: $(GEN)/%.c | $(GEN_HDRS)
+	$(call say,CC,$<)
+	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS_REL) $(GEN_CFLAGS) $(call pkg_cflags,libprotobuf-c) -c $< -o $@
+$(ASAN)/obj/gen/%.o: $(GEN)/%.c | $(GEN_HDRS)
+	$(call say,CC,$<)
+	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS_ASAN) $(GEN_CFLAGS) $(call pkg_cflags,libprotobuf-c) -c $< -o $@
+
+# Module objects: the module's pkg-config cflags; version macros for cmd/ and csi-proto/.
+module_of = $(firstword $(subst /, ,$(1)))
+# tests/<module>/x.c compiles with <module>'s flags.
+src_module = $(if $(filter tests,$(call module_of,$(1))),$(word 2,$(subst /, ,$(1))),$(call module_of,$(1)))
+obj_cflags = $(call pkg_cflags,$(PKGS_$(call src_module,$(1)))) $(DEFS_VERSION)
+
+$(BUILD)/obj/%.o: %.c | $(GEN_HDRS)
+	$(call say,CC,$<)
+	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS_REL) $(call obj_cflags,$<) -c $< -o $@
+$(ASAN)/obj/%.o: %.c | $(GEN_HDRS)
+	$(call say,CC,$<)
+	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS_ASAN) $(call obj_cflags,$<) -c $< -o $@
+
+# Static libraries per module and variant.
+define module_lib
+$(BUILD)/lib$(1).a: $(call objs,$(BUILD),$(SRCS_$(1)))
+	$$(call say,AR,$$@)
+	$$(Q)rm -f $$@ && ar rcs $$@ $$^
+$(ASAN)/lib$(1).a: $(call objs,$(ASAN),$(SRCS_$(1)))
+	$$(call say,AR,$$@)
+	$$(Q)mkdir -p $$(@D) && rm -f $$@ && ar rcs $$@ $$^
+endef
+$(foreach m,$(MODULES),$(eval $(call module_lib,$(m))))
+
+# The driver: cmd/ + every library. The release binary links gRPC, protobuf-c and
+# abseil statically (Debian ships the archives): it saves ~3 MB of RSS that the
+# shared libgrpc's relocations and pages would cost (see bench/results.md).
+DRIVER_LIBS = $(foreach m,$(LIB_csi-proto),lib$(m).a)
+DRIVER_PKGS = $(sort $(PKGS_csi-proto))
+DRIVER_STATIC_PKGS := grpc libprotobuf-c
+DRIVER_DYN_PKGS = $(filter-out $(DRIVER_STATIC_PKGS),$(DRIVER_PKGS))
+$(BUILD)/ebs-csi-driver: $(call objs,$(BUILD),$(CMD_DRIVER_SRCS)) $(addprefix $(BUILD)/,$(DRIVER_LIBS))
+	$(call say,LD,$@)
+	$(Q)$(CC) -pthread -o $@ $^ -Wl,-Bstatic $(shell pkg-config --static --libs-only-l $(DRIVER_STATIC_PKGS) | sed -e 's/-lssl//g; s/-lcrypto//g; s/-ldl//g; s/-lrt//g; s/-pthread//g; s/-latomic//g; s/-Wl,--push-state,--as-needed//; s/-Wl,--pop-state//') \
+		-Wl,-Bdynamic $(if $(strip $(DRIVER_DYN_PKGS)),$(call pkg_libs,$(DRIVER_DYN_PKGS))) -lssl -lcrypto -lstdc++ -lm -ldl -lrt -latomic
+$(ASAN)/ebs-csi-driver: $(call objs,$(ASAN),$(CMD_DRIVER_SRCS)) $(addprefix $(ASAN)/,$(DRIVER_LIBS))
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS_ASAN) -o $@ $^ $(call pkg_libs,$(DRIVER_PKGS))
+
+# ---- unit tests -----------------------------------------------------------------
+# tests/<module>/test_*.c → build/asan/tests/<module>/test_*, linked with the module's
+# layer and cmocka. tests/<module>/helper_*.c are linked into every test of that module.
+UNIT_TEST_SRCS := $(foreach m,$(MODULES),$(wildcard tests/$(m)/test_*.c))
+UNIT_TESTS     := $(patsubst %.c,$(ASAN)/%,$(UNIT_TEST_SRCS))
+define unit_test
+$(ASAN)/$(basename $(1)): $(ASAN)/obj/$(basename $(1)).o $(call objs,$(ASAN),$(wildcard tests/$(2)/helper_*.c)) $(addprefix $(ASAN)/,$(foreach l,$(LIB_$(2)),lib$(l).a))
+	$$(call say,LD,$$@)
+	$$(Q)mkdir -p $$(@D) && $$(CC) $$(LDFLAGS_ASAN) -o $$@ $$^ $$(call pkg_libs,cmocka $$(PKGS_$(2)))
+endef
+$(foreach t,$(UNIT_TEST_SRCS),$(eval $(call unit_test,$(t),$(call module_of,$(patsubst tests/%,%,$(t))))))
+$(ASAN)/obj/tests/%.o: CFLAGS_ASAN += $(call pkg_cflags,cmocka)
+
+unit-build: $(UNIT_TESTS)
+unit: deps  ## Run the C unit tests only (sanitizer build)
+	@$(MAKE) --no-print-directory unit-build
+	@$(PY) tests/run_all.py --build $(BUILD) --only unit
+integration: deps  ## Run the pytest integration tests only
+	@$(MAKE) --no-print-directory $(ASAN)/ebs-csi-driver
+	@$(PY) tests/run_all.py --build $(BUILD) --only integration
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,2 @@
+# cmd/: main programs.
+CMD_DRIVER_SRCS += cmd/ebs-csi-driver.c

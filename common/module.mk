@@ -1,0 +1,2 @@
+# common/: libc/POSIX-only helpers used by every other module.
+COMMON_SRCS += common/status.c common/xalloc.c common/buf.c common/log.c

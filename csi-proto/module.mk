@@ -1,0 +1,2 @@
+# csi-proto/: the only module that includes gRPC headers.
+CSIPROTO_SRCS +=
