@@ -1,0 +1,3 @@
+# cloud/: everything AWS, nothing of CSI or gRPC.
+CLOUD_SRCS +=
+MODULE_PKGS_cloud := openssl
