@@ -49,6 +49,7 @@ CLOUD_SRCS :=
 NODE_SRCS :=
 CONTROLLER_SRCS :=
 CMD_DRIVER_SRCS :=
+CMD_LIB_SRCS :=
 MODULE_PKGS_cloud :=
 MODULE_PKGS_node :=
 include common/module.mk
@@ -69,18 +70,21 @@ LIB_cloud      := cloud common
 LIB_node       := node common
 LIB_controller := controller cloud common
 LIB_csi-proto  := csi-proto controller node cloud common
+LIB_cmd        := cmd csi-proto controller node cloud common
 PKGS_common     :=
 PKGS_cloud      = $(MODULE_PKGS_cloud)
 PKGS_node       = $(MODULE_PKGS_node)
 PKGS_controller = $(MODULE_PKGS_cloud)
 PKGS_csi-proto  = grpc libprotobuf-c $(MODULE_PKGS_cloud) $(MODULE_PKGS_node)
+PKGS_cmd        = $(PKGS_csi-proto)
 
 SRCS_common     = $(COMMON_SRCS)
 SRCS_cloud      = $(CLOUD_SRCS)
 SRCS_node       = $(NODE_SRCS)
 SRCS_controller = $(CONTROLLER_SRCS)
 SRCS_csi-proto  = $(CSIPROTO_SRCS) $(GEN_SRCS)
-MODULES := common cloud node controller csi-proto
+SRCS_cmd        = $(CMD_LIB_SRCS)
+MODULES := common cloud node controller csi-proto cmd
 
 objs = $(patsubst %.c,$(1)/obj/%.o,$(patsubst $(GEN)/%,gen/%,$(2)))
 libpath = $(1)/lib$(2).a
@@ -181,7 +185,7 @@ $(foreach m,$(MODULES),$(eval $(call module_lib,$(m))))
 # The driver: cmd/ + every library. The release binary links gRPC, protobuf-c and
 # abseil statically (Debian ships the archives): it saves ~3 MB of RSS that the
 # shared libgrpc's relocations and pages would cost (see bench/results.md).
-DRIVER_LIBS = $(foreach m,$(LIB_csi-proto),lib$(m).a)
+DRIVER_LIBS = $(foreach m,$(LIB_cmd),lib$(m).a)
 DRIVER_PKGS = $(sort $(PKGS_csi-proto))
 DRIVER_STATIC_PKGS := grpc libprotobuf-c
 DRIVER_DYN_PKGS = $(filter-out $(DRIVER_STATIC_PKGS),$(DRIVER_PKGS))

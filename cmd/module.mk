@@ -1,2 +1,3 @@
-# cmd/: main programs.
+# cmd/: main programs. CMD_LIB_SRCS are testable pieces (tests/cmd/), linked into the programs.
+CMD_LIB_SRCS += cmd/options.c
 CMD_DRIVER_SRCS += cmd/ebs-csi-driver.c

@@ -1,0 +1,114 @@
+/*
+ * ebs-csi-driver: the one binary of ebs-csi-c. It parses flags, wires the
+ * services of its mode into the gRPC server, and waits for SIGTERM/SIGINT, on
+ * which it stops accepting calls, lets those in flight finish for the grace
+ * period, removes its socket and exits 0. This is the only file that chooses
+ * implementations; everything it wires is a module with its own contract.
+ */
+#include "cmd/options.h"
+#include "common/log.h"
+#include "csi-proto/identity.h"
+#include "csi-proto/server.h"
+#include "csi-proto/services.h"
+
+#include <malloc.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef EBS_VERSION
+#define EBS_VERSION "0.0.0-dev"
+#define EBS_GIT_COMMIT "unknown"
+#define EBS_BUILD_DATE "unknown"
+#endif
+
+#if defined(__x86_64__)
+#define PLATFORM "linux/amd64"
+#elif defined(__aarch64__)
+#define PLATFORM "linux/arm64"
+#else
+#define PLATFORM "linux/unknown"
+#endif
+
+static void print_version(void)
+{
+	printf("{\n  \"driverVersion\": \"%s\",\n  \"gitCommit\": \"%s\",\n  \"buildDate\": \"%s\",\n"
+	       "  \"compiler\": \"%s %s\",\n  \"platform\": \"%s\"\n}\n",
+	       EBS_VERSION, EBS_GIT_COMMIT, EBS_BUILD_DATE,
+#if defined(__clang__)
+	       "clang",
+#else
+	       "gcc",
+#endif
+	       __VERSION__, PLATFORM);
+}
+
+int main(int argc, char **argv)
+{
+	struct driver_options o;
+	struct status st = STATUS_INIT;
+	const char *env_ep = getenv("CSI_ENDPOINT");
+	if (driver_options_parse(argc, argv, env_ep && *env_ep ? env_ep : "unix:///tmp/csi.sock", &o, &st) != 0) {
+		fprintf(stderr, "ebs-csi-driver: %s\nRun 'ebs-csi-driver -h' for usage.\n", st.msg);
+		driver_options_dispose(&o);
+		return 2;
+	}
+	if (o.show_help) {
+		driver_options_usage(stdout);
+		driver_options_dispose(&o);
+		return 0;
+	}
+	if (o.show_version) {
+		print_version();
+		driver_options_dispose(&o);
+		return 0;
+	}
+	log_configure(o.log_format, o.verbosity);
+
+	/* Every thread created from here on inherits this mask, so the signals
+	 * reach only sigwait() below. A closed peer must not kill the process. */
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	/* glibc gives each thread its own malloc arena by default; a bounded number
+	 * keeps a 16-worker driver's memory close to a single-threaded one. */
+	mallopt(M_ARENA_MAX, 2);
+
+	struct identity id = {
+		.name = IDENTITY_DRIVER_NAME,
+		.version = EBS_VERSION,
+		.controller = (o.mode & CSI_MODE_CONTROLLER) != 0,
+	};
+	struct csi_services svcs = { .mode = o.mode, .identity = &id };
+	struct csi_method table[CSI_SERVICES_MAX];
+	size_t n = csi_services_table(&svcs, table);
+
+	log_info("ebs-csi-driver %s starting in %s mode", EBS_VERSION, csi_mode_name(o.mode));
+	struct csi_server_opts sopts = {
+		.endpoint = o.endpoint,
+		.slow_workers = o.slow_workers,
+		.fast_workers = o.fast_workers,
+		.max_queued = o.max_queued,
+	};
+	struct csi_server *srv = csi_server_start(table, n, &sopts, &st);
+	if (srv == NULL) {
+		log_error("cannot serve: %s", st.msg);
+		driver_options_dispose(&o);
+		return 1;
+	}
+
+	int sig = 0;
+	sigwait(&sigs, &sig);
+	log_info("received %s: stopping (grace period %ds)", sig == SIGTERM ? "SIGTERM" : "SIGINT", o.grace_seconds);
+	int cancelled = csi_server_stop(srv, o.grace_seconds * 1000);
+	if (cancelled > 0)
+		log_warn("%d call(s) were cancelled at shutdown", cancelled);
+	log_info("stopped");
+	driver_options_dispose(&o);
+	return 0;
+}

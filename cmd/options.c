@@ -1,0 +1,164 @@
+/*
+ * options: command-line parsing for ebs-csi-driver. See options.h.
+ * A small table-driven parser rather than getopt_long: pflag accepts `-v=4` and
+ * `--v 4` alike, which getopt does not, and existing manifests use both.
+ */
+#include "cmd/options.h"
+
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "csi-proto/services.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum opt_id { OPT_ENDPOINT, OPT_MODE, OPT_LOGFMT, OPT_V, OPT_VERSION, OPT_HELP, OPT_WORKERS, OPT_FAST_WORKERS,
+	      OPT_MAX_QUEUED, OPT_GRACE };
+
+struct opt {
+	const char *name;     /* without dashes */
+	enum opt_id id;
+	bool takes_value;
+	const char *arg;      /* for usage */
+	const char *help;
+};
+
+static const struct opt opts[] = {
+	{ "endpoint", OPT_ENDPOINT, true, "URL", "CSI endpoint: unix:///path/csi.sock or tcp://host:port (default $CSI_ENDPOINT, else unix:///tmp/csi.sock)" },
+	{ "mode", OPT_MODE, true, "MODE", "controller, node or all (default all); may also be given as the first argument" },
+	{ "logging-format", OPT_LOGFMT, true, "FORMAT", "text (klog) or json" },
+	{ "v", OPT_V, true, "N", "log verbosity: 2 operations, 4 every request, 5 responses" },
+	{ "version", OPT_VERSION, false, NULL, "print version information as JSON and exit" },
+	{ "help", OPT_HELP, false, NULL, "print this help and exit" },
+	{ "workers", OPT_WORKERS, true, "N", "threads for RPCs that may block on AWS or the OS (default 16, 1..1024)" },
+	{ "fast-workers", OPT_FAST_WORKERS, true, "N", "threads for Identity, NodeGetInfo and capability RPCs (default 2, 1..64)" },
+	{ "max-queued-calls", OPT_MAX_QUEUED, true, "N", "blocking RPCs allowed to wait for a thread before RESOURCE_EXHAUSTED (default 4096)" },
+	{ "grace-period", OPT_GRACE, true, "SECONDS", "on SIGTERM, how long calls in flight may finish (default 30)" },
+};
+
+static int parse_int(const char *flag, const char *v, long lo, long hi, int *out, struct status *st)
+{
+	char *end;
+	errno = 0;
+	long n = strtol(v, &end, 10);
+	if (errno != 0 || end == v || *end != '\0' || n < lo || n > hi)
+		return status_set(st, STATUS_INVALID_ARGUMENT, "invalid value \"%s\" for flag --%s: want an integer in %ld..%ld",
+				  v, flag, lo, hi);
+	*out = (int)n;
+	return 0;
+}
+
+static int apply(const struct opt *o, const char *v, struct driver_options *d, struct status *st)
+{
+	switch (o->id) {
+	case OPT_ENDPOINT:
+		if (*v == '\0')
+			return status_set(st, STATUS_INVALID_ARGUMENT, "flag --endpoint: empty value");
+		free(d->endpoint);
+		d->endpoint = xstrdup(v);
+		return 0;
+	case OPT_MODE: {
+		int m = csi_mode_parse(v);
+		if (m < 0)
+			return status_set(st, STATUS_INVALID_ARGUMENT,
+					  "invalid value \"%s\" for flag --mode: want controller, node or all", v);
+		d->mode = m;
+		return 0;
+	}
+	case OPT_LOGFMT: {
+		int f = log_format_parse(v);
+		if (f < 0)
+			return status_set(st, STATUS_INVALID_ARGUMENT,
+					  "invalid value \"%s\" for flag --logging-format: want text or json", v);
+		d->log_format = f;
+		return 0;
+	}
+	case OPT_V: return parse_int("v", v, 0, 10, &d->verbosity, st);
+	case OPT_WORKERS: return parse_int("workers", v, 1, 1024, &d->slow_workers, st);
+	case OPT_FAST_WORKERS: return parse_int("fast-workers", v, 1, 64, &d->fast_workers, st);
+	case OPT_MAX_QUEUED: return parse_int("max-queued-calls", v, 1, 1000000, &d->max_queued, st);
+	case OPT_GRACE: return parse_int("grace-period", v, 0, 3600, &d->grace_seconds, st);
+	case OPT_VERSION: d->show_version = true; return 0;
+	case OPT_HELP: d->show_help = true; return 0;
+	}
+	return 0;
+}
+
+int driver_options_parse(int argc, char *const argv[], const char *default_endpoint, struct driver_options *d,
+			 struct status *st)
+{
+	memset(d, 0, sizeof *d);
+	d->mode = CSI_MODE_ALL;
+	d->endpoint = xstrdup(default_endpoint);
+	d->log_format = LOG_FORMAT_TEXT;
+	d->slow_workers = 16;
+	d->fast_workers = 2;
+	d->max_queued = 4096;
+	d->grace_seconds = 30;
+	bool mode_positional = false;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (a[0] != '-' || a[1] == '\0') {
+			int m = csi_mode_parse(a);
+			if (m < 0 || mode_positional)
+				return status_set(st, STATUS_INVALID_ARGUMENT,
+						  "unexpected argument \"%s\": the only argument is the mode (controller, node or all)", a);
+			d->mode = m;
+			mode_positional = true;
+			continue;
+		}
+		if (strcmp(a, "-h") == 0) {
+			d->show_help = true;
+			continue;
+		}
+		const char *name = a + 1 + (a[1] == '-');
+		const char *eq = strchr(name, '=');
+		size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+		const struct opt *o = NULL;
+		for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++)
+			if (strlen(opts[k].name) == nlen && strncmp(opts[k].name, name, nlen) == 0)
+				o = &opts[k];
+		if (o == NULL)
+			return status_set(st, STATUS_INVALID_ARGUMENT, "unknown flag: %.*s", (int)(nlen + (size_t)(name - a)), a);
+		const char *val = NULL;
+		if (o->takes_value) {
+			if (eq)
+				val = eq + 1;
+			else if (i + 1 < argc)
+				val = argv[++i];
+			else
+				return status_set(st, STATUS_INVALID_ARGUMENT, "flag needs an argument: --%s", o->name);
+		} else if (eq) {
+			/* pflag booleans accept =true/=false. */
+			if (strcmp(eq + 1, "true") != 0 && strcmp(eq + 1, "false") != 0)
+				return status_set(st, STATUS_INVALID_ARGUMENT, "invalid value \"%s\" for flag --%s: want true or false",
+						  eq + 1, o->name);
+			if (strcmp(eq + 1, "false") == 0)
+				continue;
+		}
+		if (apply(o, val ? val : "", d, st) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+void driver_options_dispose(struct driver_options *o)
+{
+	free(o->endpoint);
+	o->endpoint = NULL;
+}
+
+void driver_options_usage(FILE *out)
+{
+	fprintf(out, "Usage: ebs-csi-driver [controller|node|all] [flags]\n\n"
+		     "Kubernetes CSI driver for Amazon EBS (%s).\n\nFlags:\n", IDENTITY_DRIVER_NAME);
+	for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++) {
+		char left[64];
+		snprintf(left, sizeof left, "--%s%s%s", opts[k].name, opts[k].arg ? " " : "", opts[k].arg ? opts[k].arg : "");
+		fprintf(out, "  %-28s %s\n", left, opts[k].help);
+	}
+	fprintf(out, "  %-28s %s\n", "-h", "same as --help");
+}
