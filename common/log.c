@@ -6,6 +6,7 @@
 
 #include "common/buf.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -53,11 +54,58 @@ static bool needs_quote(const char *s)
 	return false;
 }
 
+/* Length of the well-formed UTF-8 sequence at s (1-4), or 0 when the bytes
+ * there are not one (stray continuation, overlong form, surrogate, beyond
+ * U+10FFFF, truncated). Only called for a lead byte >= 0x80. */
+static size_t utf8_len(const unsigned char *s)
+{
+	unsigned char c = s[0];
+	size_t n;
+	unsigned char lo = 0x80, hi = 0xbf; /* allowed range of the second byte */
+	if (c >= 0xc2 && c <= 0xdf) {
+		n = 2;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		n = 3;
+		if (c == 0xe0)
+			lo = 0xa0; /* overlong */
+		else if (c == 0xed)
+			hi = 0x9f; /* UTF-16 surrogates */
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 4;
+		if (c == 0xf0)
+			lo = 0x90; /* overlong */
+		else if (c == 0xf4)
+			hi = 0x8f; /* beyond U+10FFFF */
+	} else {
+		return 0;
+	}
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0; /* also stops at the NUL of a truncated sequence */
+	return n;
+}
+
+/* Writes s as a JSON string literal (also klog's quoted value): control
+ * characters escaped, and bytes that are not UTF-8 replaced by U+FFFD, because
+ * a JSON line that is not UTF-8 is rejected whole by log pipelines, and request
+ * strings (volume names, paths) reach the log without prior validation. */
 static void put_quoted(struct buf *b, const char *s)
 {
 	buf_putc(b, '"');
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
+		if (c >= 0x80) {
+			size_t n = utf8_len((const unsigned char *)s);
+			if (n == 0) {
+				buf_puts(b, "\\ufffd");
+			} else {
+				buf_append(b, s, n);
+				s += n - 1;
+			}
+			continue;
+		}
 		switch (c) {
 		case '"': buf_puts(b, "\\\""); break;
 		case '\\': buf_puts(b, "\\\\"); break;
@@ -105,9 +153,17 @@ static void emit(int severity, int v, const char *file, int line, const char *ms
 		buf_printf(&b, "%c%02d%02d %02d:%02d:%02d.%06ld %7d %s:%d] ", "IWEF"[severity & 3],
 			   tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)tv.tv_usec,
 			   (int)getpid(), base_name(file), line);
-		/* A message never spans lines: a log reader splits on '\n'. */
-		for (const char *p = msg; *p; p++)
-			buf_putc(&b, *p == '\n' ? ' ' : *p);
+		/* A message never spans lines: a log reader splits on '\n', and a
+		 * '\r' or an escape sequence would rewrite what a terminal shows. */
+		for (const char *p = msg; *p; p++) {
+			unsigned char c = (unsigned char)*p;
+			if (c == '\n' || c == '\r')
+				buf_putc(&b, ' ');
+			else if ((c < 0x20 && c != '\t') || c == 0x7f)
+				buf_printf(&b, "\\x%02x", c);
+			else
+				buf_putc(&b, (char)c);
+		}
 		if (kv != NULL) {
 			const char *k;
 			while ((k = va_arg(*kv, const char *)) != NULL) {
@@ -126,6 +182,8 @@ static void emit(int severity, int v, const char *file, int line, const char *ms
 	ssize_t off = 0, len = (ssize_t)b.len;
 	while (off < len) {
 		ssize_t n = write(g_fd, b.data + off, (size_t)(len - off));
+		if (n < 0 && errno == EINTR)
+			continue; /* a signal (e.g. SIGTERM at shutdown) must not cut a line */
 		if (n <= 0)
 			break;
 		off += n;

@@ -27,10 +27,15 @@ int status_set(struct status *st, int code, const char *fmt, ...)
 {
 	if (st == NULL)
 		return -1;
+	/* Format into a copy first: callers re-wrap a cause with
+	 * status_set(st, code, "...: %s", st->msg), and vsnprintf into the buffer
+	 * it is reading from is undefined behaviour. */
+	char msg[STATUS_MSG_MAX];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(st->msg, sizeof st->msg, fmt, ap);
+	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	memcpy(st->msg, msg, strlen(msg) + 1);
 	/* An error must never look like success to the caller's caller. */
 	st->code = code == STATUS_OK ? STATUS_UNKNOWN : code;
 	return -1;
