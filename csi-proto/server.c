@@ -300,13 +300,13 @@ static void call_respond(struct call *c, const struct status *st, const Protobuf
 	}
 	n++;
 	c->code = st->code;
+	atomic_fetch_add(&c->srv->calls_total, 1);
 	atomic_fetch_add(&c->refs, 1);
 	grpc_call_error err = grpc_call_start_batch(c->gcall, ops, n, &c->t_send, NULL);
 	if (err != GRPC_CALL_OK) {
 		log_warn("send answer: grpc_call_start_batch: %d", (int)err);
 		call_unref(c);
 	}
-	atomic_fetch_add(&c->srv->calls_total, 1);
 }
 
 /* ---- handler execution -------------------------------------------------------------- */
@@ -383,7 +383,7 @@ static void call_run(struct call *c)
 
 answer:
 	if (st.code != STATUS_OK) {
-		LOG_KV(LOG_SEV_ERROR, 0, "GRPC error", "method", m->path, "code", status_code_name(st.code), "msg", st.msg);
+		LOG_KV(LOG_SEV_ERROR, 0, "GRPC error", "method", m->path, "code", status_code_name(st.code), "error", st.msg);
 	} else if (log_enabled(5)) {
 		struct buf text;
 		buf_init(&text);
@@ -560,7 +560,7 @@ static void accept_call(struct csi_server *srv, struct call *c)
 	if (!pool_push(p, c)) {
 		status_set(&st, STATUS_RESOURCE_EXHAUSTED, "%s: %d calls already waiting; retry later", m->path,
 			   p->max_queued);
-		LOG_KV(LOG_SEV_ERROR, 0, "GRPC error", "method", m->path, "code", "RESOURCE_EXHAUSTED", "msg", st.msg);
+		LOG_KV(LOG_SEV_ERROR, 0, "GRPC error", "method", m->path, "code", "RESOURCE_EXHAUSTED", "error", st.msg);
 		call_respond(c, &st, NULL);
 		call_unref(c);
 	}
@@ -653,13 +653,19 @@ struct csi_server *csi_server_start(const struct csi_method *table, size_t n, co
 	srv->unknown.m.path = "(unknown)";
 
 	grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
+	/* The socket must never be reachable with wider permissions than 0660, not
+	 * even for an instant: create it under a umask that yields that mode. No
+	 * other thread of ours creates files yet, so the process-wide umask is safe. */
+	mode_t old_mask = umask(0117);
 	int port = grpc_server_add_http2_port(srv->server, addr, creds);
 	grpc_server_credentials_release(creds);
 	if (port == 0) {
+		umask(old_mask);
 		status_set(st, STATUS_UNAVAILABLE, "cannot listen on %s", opts->endpoint);
 		goto fail;
 	}
 	grpc_server_start(srv->server);
+	umask(old_mask);
 	for (size_t i = 0; i < n; i++)
 		for (int k = 0; k < ARMED_PER_METHOD; k++)
 			arm(srv, &srv->slots[i]);
@@ -775,4 +781,12 @@ int csi_server_stop(struct csi_server *srv, int grace_ms)
 unsigned long csi_server_calls_total(const struct csi_server *srv)
 {
 	return atomic_load(&((struct csi_server *)srv)->calls_total);
+}
+
+int csi_server_inflight(struct csi_server *srv)
+{
+	pthread_mutex_lock(&srv->mu);
+	int n = srv->inflight;
+	pthread_mutex_unlock(&srv->mu);
+	return n;
 }

@@ -67,4 +67,7 @@ int csi_server_stop(struct csi_server *srv, int grace_ms);
 /* Calls answered so far (any status). For tests and metrics. */
 unsigned long csi_server_calls_total(const struct csi_server *srv);
 
+/* Calls accepted and not yet finished (running or waiting for a thread). */
+int csi_server_inflight(struct csi_server *srv);
+
 #endif
