@@ -50,6 +50,8 @@ NODE_SRCS :=
 CONTROLLER_SRCS :=
 CMD_DRIVER_SRCS :=
 CMD_LIB_SRCS :=
+EC2SIM_SRCS :=
+EC2SIM_LIB_SRCS :=
 MODULE_PKGS_cloud :=
 MODULE_PKGS_node :=
 include common/module.mk
@@ -57,6 +59,7 @@ include csi-proto/module.mk
 -include cloud/module.mk
 -include node/module.mk
 -include controller/module.mk
+-include cloud/ec2sim/module.mk
 include cmd/module.mk
 
 # Generated protobuf-c code: csi.proto and the well-known types it imports.
@@ -71,12 +74,14 @@ LIB_node       := node common
 LIB_controller := controller cloud common
 LIB_csi-proto  := csi-proto controller node cloud common
 LIB_cmd        := cmd csi-proto controller node cloud common
+LIB_ec2sim     := ec2sim cloud common
 PKGS_common     :=
 PKGS_cloud      = $(MODULE_PKGS_cloud)
 PKGS_node       = $(MODULE_PKGS_node)
 PKGS_controller = $(MODULE_PKGS_cloud)
 PKGS_csi-proto  = grpc libprotobuf-c $(MODULE_PKGS_cloud) $(MODULE_PKGS_node)
 PKGS_cmd        = $(PKGS_csi-proto)
+PKGS_ec2sim     = libmicrohttpd jansson $(MODULE_PKGS_cloud)
 
 SRCS_common     = $(COMMON_SRCS)
 SRCS_cloud      = $(CLOUD_SRCS)
@@ -84,7 +89,8 @@ SRCS_node       = $(NODE_SRCS)
 SRCS_controller = $(CONTROLLER_SRCS)
 SRCS_csi-proto  = $(CSIPROTO_SRCS) $(GEN_SRCS)
 SRCS_cmd        = $(CMD_LIB_SRCS)
-MODULES := common cloud node controller csi-proto cmd
+SRCS_ec2sim     = $(EC2SIM_LIB_SRCS)
+MODULES := common cloud node controller csi-proto cmd ec2sim
 
 objs = $(patsubst %.c,$(1)/obj/%.o,$(patsubst $(GEN)/%,gen/%,$(2)))
 libpath = $(1)/lib$(2).a
@@ -93,7 +99,7 @@ libpath = $(1)/lib$(2).a
 .DEFAULT_GOAL := all
 .PHONY: all help deps check-deps run test unit integration bench clean fmt layering
 
-all: $(BUILD)/ebs-csi-driver  ## Build build/ebs-csi-driver (release)
+all: $(BUILD)/ebs-csi-driver $(if $(strip $(EC2SIM_SRCS)),$(BUILD)/ebs-ec2-sim)  ## Build build/ebs-csi-driver and build/ebs-ec2-sim (release)
 
 help:  ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-zA-Z_-]+):.*## (.*)/  \1\t\2/' | expand -t 18
@@ -127,7 +133,7 @@ test: deps  ## Run every test: sanitizer unit tests, then integration (pytest)
 	@$(MAKE) --no-print-directory test-build
 	@$(PY) tests/run_all.py --build $(BUILD)
 
-test-build: $(ASAN)/ebs-csi-driver unit-build
+test-build: $(ASAN)/ebs-csi-driver $(if $(strip $(EC2SIM_SRCS)),$(ASAN)/ebs-ec2-sim) unit-build
 
 bench: deps  ## Benchmarks: memory and latency figures into bench/results.md
 	@$(MAKE) --no-print-directory all
@@ -160,8 +166,8 @@ $(ASAN)/obj/gen/%.o: $(GEN)/%.c | $(GEN_HDRS)
 
 # Module objects: the module's pkg-config cflags; version macros for cmd/ and csi-proto/.
 module_of = $(firstword $(subst /, ,$(1)))
-# tests/<module>/x.c compiles with <module>'s flags.
-src_module = $(if $(filter tests,$(call module_of,$(1))),$(word 2,$(subst /, ,$(1))),$(call module_of,$(1)))
+# tests/<module>/x.c compiles with <module>'s flags; cloud/ec2sim/ is its own module.
+src_module = $(if $(filter tests,$(call module_of,$(1))),$(word 2,$(subst /, ,$(1))),$(if $(filter cloud/ec2sim/%,$(1)),ec2sim,$(call module_of,$(1))))
 obj_cflags = $(call pkg_cflags,$(PKGS_$(call src_module,$(1)))) $(DEFS_VERSION)
 
 $(BUILD)/obj/%.o: %.c | $(GEN_HDRS)
@@ -196,6 +202,14 @@ $(BUILD)/ebs-csi-driver: $(call objs,$(BUILD),$(CMD_DRIVER_SRCS)) $(addprefix $(
 $(ASAN)/ebs-csi-driver: $(call objs,$(ASAN),$(CMD_DRIVER_SRCS)) $(addprefix $(ASAN)/,$(DRIVER_LIBS))
 	$(call say,LD,$@)
 	$(Q)$(CC) $(LDFLAGS_ASAN) -o $@ $^ $(call pkg_libs,$(DRIVER_PKGS))
+
+# The EC2 + IMDS simulator: cloud/ec2sim/ (EC2SIM_SRCS holds its main).
+$(BUILD)/ebs-ec2-sim: $(call objs,$(BUILD),$(EC2SIM_SRCS)) $(addprefix $(BUILD)/,$(foreach l,$(LIB_ec2sim),lib$(l).a))
+	$(call say,LD,$@)
+	$(Q)$(CC) -pthread -o $@ $^ $(call pkg_libs,$(PKGS_ec2sim))
+$(ASAN)/ebs-ec2-sim: $(call objs,$(ASAN),$(EC2SIM_SRCS)) $(addprefix $(ASAN)/,$(foreach l,$(LIB_ec2sim),lib$(l).a))
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS_ASAN) -o $@ $^ $(call pkg_libs,$(PKGS_ec2sim))
 
 # ---- unit tests -----------------------------------------------------------------
 # tests/<module>/test_*.c → build/asan/tests/<module>/test_*, linked with the module's
