@@ -219,10 +219,12 @@ UNIT_TESTS     := $(patsubst %.c,$(ASAN)/%,$(UNIT_TEST_SRCS))
 define unit_test
 $(ASAN)/$(basename $(1)): $(ASAN)/obj/$(basename $(1)).o $(call objs,$(ASAN),$(wildcard tests/$(2)/helper_*.c)) $(addprefix $(ASAN)/,$(foreach l,$(LIB_$(2)),lib$(l).a))
 	$$(call say,LD,$$@)
-	$$(Q)mkdir -p $$(@D) && $$(CC) $$(LDFLAGS_ASAN) -o $$@ $$^ $$(call pkg_libs,cmocka $$(PKGS_$(2)))
+	$$(Q)mkdir -p $$(@D) && $$(CC) $$(LDFLAGS_ASAN) -o $$@ $$^ $$(call pkg_libs,cmocka $$(PKGS_$(2)) $$(TEST_PKGS_$(2)))
 endef
 $(foreach t,$(UNIT_TEST_SRCS),$(eval $(call unit_test,$(t),$(call module_of,$(patsubst tests/%,%,$(t))))))
 $(ASAN)/obj/tests/%.o: CFLAGS_ASAN += $(call pkg_cflags,cmocka)
+# Libraries only tests link (stub servers and the like), per module.
+TEST_PKGS_cloud := libmicrohttpd
 
 unit-build: $(UNIT_TESTS)
 unit: deps  ## Run the C unit tests only (sanitizer build)
