@@ -24,7 +24,8 @@ void buf_append(struct buf *b, const void *data, size_t n);
 void buf_puts(struct buf *b, const char *s);
 void buf_putc(struct buf *b, char c);
 void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Transfers the storage to the caller (free() it) and leaves b empty and valid. */
+/* Transfers the storage to the caller (free() it) and leaves b empty and valid:
+ * b still owns a fresh allocation, so it must still be disposed. */
 char *buf_take(struct buf *b);
 
 #endif
