@@ -608,6 +608,19 @@ static void *dispatcher_main(void *arg)
 
 /* ---- start / stop ------------------------------------------------------------------ */
 
+/* Frees what csi_server_start allocated, once gRPC's objects are gone. */
+static void server_free(struct csi_server *srv)
+{
+	pool_dispose(&srv->pools[0]);
+	pool_dispose(&srv->pools[1]);
+	free(srv->slots);
+	free(srv->unix_path);
+	pthread_mutex_destroy(&srv->mu);
+	pthread_cond_destroy(&srv->cv);
+	free(srv);
+	grpc_shutdown();
+}
+
 struct csi_server *csi_server_start(const struct csi_method *table, size_t n, const struct csi_server_opts *opts,
 				    struct status *st)
 {
@@ -695,14 +708,7 @@ fail:
 	while (grpc_completion_queue_next(srv->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type != GRPC_QUEUE_SHUTDOWN)
 		;
 	grpc_completion_queue_destroy(srv->cq);
-	pool_dispose(&srv->pools[0]);
-	pool_dispose(&srv->pools[1]);
-	free(srv->slots);
-	free(srv->unix_path);
-	pthread_mutex_destroy(&srv->mu);
-	pthread_cond_destroy(&srv->cv);
-	free(srv);
-	grpc_shutdown();
+	server_free(srv);
 	return NULL;
 }
 
@@ -767,14 +773,7 @@ int csi_server_stop(struct csi_server *srv, int grace_ms)
 
 	if (srv->unix_path != NULL && unlink(srv->unix_path) != 0 && errno != ENOENT)
 		log_warn("remove socket %s: %s", srv->unix_path, strerror(errno));
-	pool_dispose(&srv->pools[0]);
-	pool_dispose(&srv->pools[1]);
-	free(srv->slots);
-	free(srv->unix_path);
-	pthread_mutex_destroy(&srv->mu);
-	pthread_cond_destroy(&srv->cv);
-	free(srv);
-	grpc_shutdown();
+	server_free(srv);
 	return cancelled;
 }
 

@@ -162,15 +162,21 @@ static struct fixture *fixture_start(int slow, int fast, int max_queued)
 	return f;
 }
 
-static void fixture_stop(struct fixture *f)
+/* Frees the client and the directories; the server must already be stopped. */
+static void fixture_free(struct fixture *f)
 {
 	tclient_free(f->cl);
-	csi_server_stop(f->srv, 1000);
 	char sub[96];
 	snprintf(sub, sizeof sub, "%s/sub", f->dir);
 	rmdir(sub);
 	rmdir(f->dir);
 	free(f);
+}
+
+static void fixture_stop(struct fixture *f)
+{
+	csi_server_stop(f->srv, 1000);
+	fixture_free(f);
 }
 
 static int call_probe(struct fixture *f)
@@ -435,12 +441,7 @@ static void test_stop_lets_inflight_finish(void **state)
 	free(a.details);
 	struct stat sb;
 	assert_int_equal(stat(f->sock, &sb), -1); /* socket removed */
-	tclient_free(f->cl);
-	char sub[96];
-	snprintf(sub, sizeof sub, "%s/sub", f->dir);
-	rmdir(sub);
-	rmdir(f->dir);
-	free(f);
+	fixture_free(f);
 }
 
 /* Forced stop: a call still running after the grace period is cancelled, and
@@ -459,12 +460,7 @@ static void test_stop_cancels_after_grace(void **state)
 	assert_int_not_equal(a.code, 0);
 	assert_int_equal(saw_done, 1);
 	free(a.details);
-	tclient_free(f->cl);
-	char sub[96];
-	snprintf(sub, sizeof sub, "%s/sub", f->dir);
-	rmdir(sub);
-	rmdir(f->dir);
-	free(f);
+	fixture_free(f);
 }
 
 static void test_socket_handling(void **state)
