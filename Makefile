@@ -107,9 +107,9 @@ help:  ## List the targets
 # Debian packages for build, tests and benchmarks. Keep in step with README.
 DEB_PKGS := build-essential pkg-config git libgrpc-dev protobuf-c-compiler libprotobuf-c-dev libprotobuf-dev \
 	libcurl4-openssl-dev libssl-dev libblkid-dev libmount-dev libexpat1-dev libjansson-dev libmicrohttpd-dev \
-	libcmocka-dev e2fsprogs xfsprogs util-linux python3-grpcio python3-grpc-tools python3-pytest python3-boto3 \
+	libcmocka-dev e2fsprogs xfsprogs util-linux btrfs-progs dosfstools cryptsetup-bin lvm2 fdisk python3-grpcio python3-grpc-tools python3-pytest python3-boto3 \
 	prometheus clang
-DEPS_TOOLS := pkg-config protoc-c cc mkfs.ext4 mkfs.xfs promtool clang losetup
+DEPS_TOOLS := pkg-config protoc-c cc mkfs.ext4 mkfs.xfs mkfs.btrfs mkfs.vfat cryptsetup pvcreate sfdisk promtool clang losetup
 DEPS_CHECK = { for t in $(DEPS_TOOLS); do command -v $$t >/dev/null || exit 1; done; \
 	pkg-config --exists $(PKG_ALL) cmocka || exit 1; \
 	test -f /usr/include/google/protobuf/wrappers.proto || exit 1; \
