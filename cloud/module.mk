@@ -7,3 +7,8 @@ MODULE_PKGS_cloud := openssl expat jansson
 # retries/throttling, and the in-memory fake the controller's tests use.
 CLOUD_SRCS += cloud/cloud.c cloud/ec2_form.c cloud/ec2_xml.c cloud/ec2_xml_volumes.c cloud/ec2_xml_snapshots.c \
 	cloud/ec2_xml_instances.c cloud/retry.c cloud/cloud_fake.c
+# HTTP client (libcurl), IMDSv2 client, AWS shared config/credentials files and
+# the credential chain (environment, web identity, profile, container, IMDS).
+CLOUD_SRCS += cloud/http.c cloud/imds.c cloud/ini.c cloud/creds.c cloud/creds_sts.c cloud/creds_http.c \
+	cloud/creds_file.c
+MODULE_PKGS_cloud += libcurl
