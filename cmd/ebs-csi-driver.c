@@ -5,6 +5,8 @@
  * period, removes its socket and exits 0. This is the only file that chooses
  * implementations; everything it wires is a module with its own contract.
  */
+#include "cloud/http.h"
+#include "cmd/node_wiring.h"
 #include "cmd/options.h"
 #include "common/log.h"
 #include "csi-proto/identity.h"
@@ -84,7 +86,17 @@ int main(int argc, char **argv)
 		.version = EBS_VERSION,
 		.controller = (o.mode & CSI_MODE_CONTROLLER) != 0,
 	};
+	http_global_init();
 	struct csi_services svcs = { .mode = o.mode, .identity = &id };
+	struct node_runtime *node_rt = NULL;
+	if (o.mode & CSI_MODE_NODE) {
+		node_rt = node_wiring_start(&o, EBS_VERSION, rpc_now_ms() + 60 * 1000, &svcs.node, &st);
+		if (node_rt == NULL) {
+			log_error("cannot start the node service: %s", st.msg);
+			driver_options_dispose(&o);
+			return 1;
+		}
+	}
 	struct csi_method table[CSI_SERVICES_MAX];
 	size_t n = csi_services_table(&svcs, table);
 
@@ -98,6 +110,7 @@ int main(int argc, char **argv)
 	struct csi_server *srv = csi_server_start(table, n, &sopts, &st);
 	if (srv == NULL) {
 		log_error("cannot serve: %s", st.msg);
+		node_wiring_stop(node_rt);
 		driver_options_dispose(&o);
 		return 1;
 	}
@@ -108,6 +121,8 @@ int main(int argc, char **argv)
 	int cancelled = csi_server_stop(srv, o.grace_seconds * 1000);
 	if (cancelled > 0)
 		log_warn("%d call(s) were cancelled at shutdown", cancelled);
+	node_wiring_stop(node_rt);
+	http_global_cleanup();
 	log_info("stopped");
 	driver_options_dispose(&o);
 	return 0;

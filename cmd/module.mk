@@ -1,3 +1,3 @@
 # cmd/: main programs. CMD_LIB_SRCS are testable pieces (tests/cmd/), linked into the programs.
-CMD_LIB_SRCS += cmd/options.c
+CMD_LIB_SRCS += cmd/options.c cmd/node_wiring.c
 CMD_DRIVER_SRCS += cmd/ebs-csi-driver.c

@@ -15,7 +15,8 @@
 #include <string.h>
 
 enum opt_id { OPT_ENDPOINT, OPT_MODE, OPT_LOGFMT, OPT_V, OPT_VERSION, OPT_HELP, OPT_WORKERS, OPT_FAST_WORKERS,
-	      OPT_MAX_QUEUED, OPT_GRACE };
+	      OPT_MAX_QUEUED, OPT_GRACE, OPT_ATTACH_LIMIT, OPT_RESERVED, OPT_KUBELET_ROOT, OPT_BY_ID_DIR,
+	      OPT_LEGACY_XFS };
 
 struct opt {
 	const char *name;     /* without dashes */
@@ -36,6 +37,11 @@ static const struct opt opts[] = {
 	{ "fast-workers", OPT_FAST_WORKERS, true, "N", "threads for Identity, NodeGetInfo and capability RPCs (default 2, 1..64)" },
 	{ "max-queued-calls", OPT_MAX_QUEUED, true, "N", "blocking RPCs allowed to wait for a thread before RESOURCE_EXHAUSTED (default 4096)" },
 	{ "grace-period", OPT_GRACE, true, "SECONDS", "on SIGTERM, how long calls in flight may finish (default 30)" },
+	{ "volume-attach-limit", OPT_ATTACH_LIMIT, true, "N", "node: report this many attachable volumes instead of the instance type's limit" },
+	{ "reserved-volume-attachments", OPT_RESERVED, true, "N", "node: attachments to keep free for non-CSI volumes (default: the root and other EBS devices at launch)" },
+	{ "kubelet-root", OPT_KUBELET_ROOT, true, "DIR", "node: refuse staging and target paths outside DIR (e.g. /var/lib/kubelet)" },
+	{ "by-id-dir", OPT_BY_ID_DIR, true, "DIR", "node: where the NVMe by-id links of EBS volumes appear (default /dev/disk/by-id)" },
+	{ "legacy-xfs", OPT_LEGACY_XFS, false, NULL, "node: format XFS without features kernels older than 5.10 cannot mount" },
 };
 
 static int parse_int(const char *flag, const char *v, long lo, long hi, int *out, struct status *st)
@@ -80,6 +86,19 @@ static int apply(const struct opt *o, const char *v, struct driver_options *d, s
 	case OPT_FAST_WORKERS: return parse_int("fast-workers", v, 1, 64, &d->fast_workers, st);
 	case OPT_MAX_QUEUED: return parse_int("max-queued-calls", v, 1, 1000000, &d->max_queued, st);
 	case OPT_GRACE: return parse_int("grace-period", v, 0, 3600, &d->grace_seconds, st);
+	case OPT_ATTACH_LIMIT: return parse_int("volume-attach-limit", v, 0, 1000, &d->volume_attach_limit, st);
+	case OPT_RESERVED: return parse_int("reserved-volume-attachments", v, 0, 1000, &d->reserved_volume_attachments, st);
+	case OPT_KUBELET_ROOT:
+	case OPT_BY_ID_DIR: {
+		if (v[0] != '/')
+			return status_set(st, STATUS_INVALID_ARGUMENT, "flag --%s: want an absolute directory, got \"%s\"",
+					  o->name, v);
+		char **slot = o->id == OPT_KUBELET_ROOT ? &d->kubelet_root : &d->by_id_dir;
+		free(*slot);
+		*slot = xstrdup(v);
+		return 0;
+	}
+	case OPT_LEGACY_XFS: d->legacy_xfs = true; return 0;
 	case OPT_VERSION: d->show_version = true; return 0;
 	case OPT_HELP: d->show_help = true; return 0;
 	}
@@ -97,6 +116,8 @@ int driver_options_parse(int argc, char *const argv[], const char *default_endpo
 	d->fast_workers = 2;
 	d->max_queued = 4096;
 	d->grace_seconds = 30;
+	d->volume_attach_limit = -1;
+	d->reserved_volume_attachments = -1;
 	bool mode_positional = false;
 
 	for (int i = 1; i < argc; i++) {
@@ -142,13 +163,19 @@ int driver_options_parse(int argc, char *const argv[], const char *default_endpo
 		if (apply(o, val ? val : "", d, st) != 0)
 			return -1;
 	}
+	/* As upstream: the two limits contradict each other. */
+	if (d->volume_attach_limit >= 0 && d->reserved_volume_attachments >= 0)
+		return status_set(st, STATUS_INVALID_ARGUMENT,
+				  "flags --volume-attach-limit and --reserved-volume-attachments are mutually exclusive");
 	return 0;
 }
 
 void driver_options_dispose(struct driver_options *o)
 {
 	free(o->endpoint);
-	o->endpoint = NULL;
+	free(o->kubelet_root);
+	free(o->by_id_dir);
+	o->endpoint = o->kubelet_root = o->by_id_dir = NULL;
 }
 
 void driver_options_usage(FILE *out)

@@ -24,6 +24,12 @@ struct driver_options {
 	int grace_seconds;
 	bool show_version;
 	bool show_help;
+	/* node service */
+	int volume_attach_limit;        /* -1 unset */
+	int reserved_volume_attachments;/* -1 unset */
+	char *kubelet_root;             /* heap or NULL */
+	char *by_id_dir;                /* heap or NULL: /dev/disk/by-id */
+	bool legacy_xfs;
 };
 
 /* Parses argv[1..argc-1]. default_endpoint is used when --endpoint is absent

@@ -7,6 +7,7 @@
 #include "csi-proto/services.h"
 
 #include "csi.pb-c.h"
+#include "node/node.h"
 
 #include <string.h>
 
@@ -17,12 +18,12 @@ struct entry {
 	const ProtobufCMessageDescriptor *request;
 	enum svc svc;
 	enum csi_lane lane;
-	csi_handler_fn identity_handler;
+	csi_handler_fn handler; /* NULL: not built yet, UNIMPLEMENTED */
 };
 
 #define ID(m, d, h) { "/csi.v1.Identity/" m, &d, SVC_IDENTITY, CSI_LANE_FAST, h }
 #define CTRL(m, d, lane) { "/csi.v1.Controller/" m, &d, SVC_CONTROLLER, lane, NULL }
-#define NODE(m, d, lane) { "/csi.v1.Node/" m, &d, SVC_NODE, lane, NULL }
+#define NODE(m, d, lane, h) { "/csi.v1.Node/" m, &d, SVC_NODE, lane, h }
 
 static const struct entry entries[] = {
 	ID("GetPluginInfo", csi__v1__get_plugin_info_request__descriptor, identity_get_plugin_info),
@@ -45,14 +46,19 @@ static const struct entry entries[] = {
 	CTRL("ControllerGetVolume", csi__v1__controller_get_volume_request__descriptor, CSI_LANE_SLOW),
 	CTRL("ControllerModifyVolume", csi__v1__controller_modify_volume_request__descriptor, CSI_LANE_SLOW),
 
-	NODE("NodeStageVolume", csi__v1__node_stage_volume_request__descriptor, CSI_LANE_SLOW),
-	NODE("NodeUnstageVolume", csi__v1__node_unstage_volume_request__descriptor, CSI_LANE_SLOW),
-	NODE("NodePublishVolume", csi__v1__node_publish_volume_request__descriptor, CSI_LANE_SLOW),
-	NODE("NodeUnpublishVolume", csi__v1__node_unpublish_volume_request__descriptor, CSI_LANE_SLOW),
-	NODE("NodeGetVolumeStats", csi__v1__node_get_volume_stats_request__descriptor, CSI_LANE_SLOW),
-	NODE("NodeExpandVolume", csi__v1__node_expand_volume_request__descriptor, CSI_LANE_SLOW),
-	NODE("NodeGetCapabilities", csi__v1__node_get_capabilities_request__descriptor, CSI_LANE_FAST),
-	NODE("NodeGetInfo", csi__v1__node_get_info_request__descriptor, CSI_LANE_FAST),
+	NODE("NodeStageVolume", csi__v1__node_stage_volume_request__descriptor, CSI_LANE_SLOW, node_stage_volume),
+	NODE("NodeUnstageVolume", csi__v1__node_unstage_volume_request__descriptor, CSI_LANE_SLOW,
+	     node_unstage_volume),
+	NODE("NodePublishVolume", csi__v1__node_publish_volume_request__descriptor, CSI_LANE_SLOW,
+	     node_publish_volume),
+	NODE("NodeUnpublishVolume", csi__v1__node_unpublish_volume_request__descriptor, CSI_LANE_SLOW,
+	     node_unpublish_volume),
+	NODE("NodeGetVolumeStats", csi__v1__node_get_volume_stats_request__descriptor, CSI_LANE_SLOW,
+	     node_get_volume_stats),
+	NODE("NodeExpandVolume", csi__v1__node_expand_volume_request__descriptor, CSI_LANE_SLOW, node_expand_volume),
+	NODE("NodeGetCapabilities", csi__v1__node_get_capabilities_request__descriptor, CSI_LANE_FAST,
+	     node_get_capabilities),
+	NODE("NodeGetInfo", csi__v1__node_get_info_request__descriptor, CSI_LANE_FAST, node_get_info),
 };
 
 int csi_mode_parse(const char *s)
@@ -88,13 +94,18 @@ size_t csi_services_table(const struct csi_services *s, struct csi_method *out)
 		m->svc = NULL;
 		switch (e->svc) {
 		case SVC_IDENTITY:
-			m->handler = e->identity_handler;
+			m->handler = e->handler;
 			m->svc = s->identity;
 			break;
 		case SVC_CONTROLLER:
+			/* Served once the controller service is built; until then
+			 * UNIMPLEMENTED in every mode. */
+			break;
 		case SVC_NODE:
-			/* Served once the controller and node services are built; until
-			 * then UNIMPLEMENTED in every mode. */
+			if ((s->mode & CSI_MODE_NODE) && s->node != NULL) {
+				m->handler = e->handler;
+				m->svc = s->node;
+			}
 			break;
 		}
 	}

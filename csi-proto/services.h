@@ -23,9 +23,12 @@ const char *csi_mode_name(enum csi_mode mode);
 
 #define CSI_SERVICES_MAX 32
 
+struct node_service;
+
 struct csi_services {
 	enum csi_mode mode;
 	struct identity *identity;  /* required */
+	struct node_service *node;  /* required in node and all modes, else ignored */
 };
 
 /* Writes the method table for s into out (room for CSI_SERVICES_MAX entries)

@@ -41,6 +41,79 @@ import csi_pb2  # noqa: E402,F401
 import csi_pb2_grpc  # noqa: E402,F401
 
 
+class FakeIMDS:
+    """A minimal IMDSv2 on 127.0.0.1 for tests that need an instance identity
+    but no EC2: the node service reads it at start-up."""
+
+    def __init__(self, instance_id="i-0123456789abcdef0", instance_type="m5.large", zone="us-east-1a",
+                 zone_id="use1-az1", macs=1, block_devices=("ami", "root")):
+        import http.server
+        import threading
+        meta = {
+            "instance-id": instance_id,
+            "instance-type": instance_type,
+            "placement/region": zone[:-1],
+            "placement/availability-zone": zone,
+            "placement/availability-zone-id": zone_id,
+            "network/interfaces/macs/": "".join(f"0e:00:00:00:00:{i:02x}/\n" for i in range(macs)),
+            "block-device-mapping/": "\n".join(block_devices),
+        }
+        self.requests = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def _send(self, code, body=b""):
+                self.send_response(code)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_PUT(self):
+                outer.requests.append(("PUT", self.path))
+                if self.path == "/latest/api/token":
+                    return self._send(200, b"test-token")
+                self._send(404)
+
+            def do_GET(self):
+                outer.requests.append(("GET", self.path))
+                if self.headers.get("X-aws-ec2-metadata-token") != "test-token":
+                    return self._send(401)
+                key = self.path[len("/latest/meta-data/"):] if self.path.startswith("/latest/meta-data/") else None
+                if key in meta:
+                    return self._send(200, meta[key].encode())
+                if self.path == "/latest/dynamic/instance-identity/document":
+                    doc = json.dumps({"instanceId": instance_id, "instanceType": instance_type,
+                                      "availabilityZone": zone, "region": zone[:-1]})
+                    return self._send(200, doc.encode())
+                self._send(404)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fake_imds():
+    """Every driver a test starts, by fixture or by hand, finds this IMDS."""
+    imds = FakeIMDS()
+    old = os.environ.get("AWS_EC2_METADATA_SERVICE_ENDPOINT")
+    os.environ["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = imds.endpoint
+    yield imds
+    if old is None:
+        os.environ.pop("AWS_EC2_METADATA_SERVICE_ENDPOINT", None)
+    else:
+        os.environ["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = old
+    imds.close()
+
+
 def wait_for_socket(path, proc, timeout=20.0):
     end = time.time() + timeout
     while time.time() < end:
@@ -60,13 +133,14 @@ def wait_for_socket(path, proc, timeout=20.0):
 
 
 class Driver:
-    def __init__(self, args, sock_dir, log_path):
+    def __init__(self, args, sock_dir, log_path, env_extra=None):
         self.sock = os.path.join(sock_dir, "plugin", "csi.sock")
         self.endpoint = "unix://" + self.sock
         self.log_path = log_path
         self.log = open(log_path, "wb")
         env = dict(os.environ)
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1")
+        env.update(env_extra or {})
         self.proc = subprocess.Popen([DRIVER, *args, "--endpoint", self.endpoint], stdout=self.log,
                                      stderr=subprocess.STDOUT, env=env)
         wait_for_socket(self.sock, self.proc)
@@ -93,12 +167,13 @@ class Driver:
 
 
 @pytest.fixture
-def start_driver(tmp_path):
-    """Factory: start_driver(*args) → Driver; all are stopped at teardown and must exit 0."""
+def start_driver(tmp_path, fake_imds):
+    """Factory: start_driver(*args) → Driver, with IMDS answered by fake_imds; all
+    are stopped at teardown and must exit 0."""
     started = []
 
-    def start(*args):
-        d = Driver(list(args), str(tmp_path / f"d{len(started)}"), str(tmp_path / f"driver{len(started)}.log"))
+    def start(*args, env=None):
+        d = Driver(list(args), str(tmp_path / f"d{len(started)}"), str(tmp_path / f"driver{len(started)}.log"), env)
         started.append(d)
         return d
 
@@ -114,9 +189,10 @@ def driver(start_driver):
     return start_driver("all")
 
 
-def run_driver(*args, timeout=10):
+def run_driver(*args, timeout=10, env=None):
     """Runs the driver to completion (for flag handling) and returns (rc, stdout, stderr)."""
-    r = subprocess.run([DRIVER, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+    r = subprocess.run([DRIVER, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout,
+                       env=dict(os.environ, **(env or {})))
     return r.returncode, r.stdout.decode(), r.stderr.decode()
 
 
