@@ -78,7 +78,7 @@ struct call {
 	int close_cancelled;
 	atomic_bool cancelled;
 	atomic_int refs;
-	int64_t start_ms;
+	int64_t start_us; /* monotonic, when accepted */
 	int code; /* answered status, for the log */
 	struct call *next;
 };
@@ -106,6 +106,8 @@ struct csi_server {
 	struct pool pools[2];
 	struct tag t_shutdown;
 	char *unix_path;
+	csi_call_observer_fn observer;
+	void *observer_ctx;
 
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -114,6 +116,13 @@ struct csi_server {
 	int inflight; /* calls accepted and not yet freed */
 	atomic_ulong calls_total;
 };
+
+static int64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 /* ---- endpoint ------------------------------------------------------------------ */
 
@@ -301,6 +310,11 @@ static void call_respond(struct call *c, const struct status *st, const Protobuf
 	n++;
 	c->code = st->code;
 	atomic_fetch_add(&c->srv->calls_total, 1);
+	if (c->srv->observer != NULL) {
+		char name[256];
+		c->srv->observer(c->srv->observer_ctx, call_method(c, name, sizeof name), st->code,
+				 now_us() - c->start_us);
+	}
 	atomic_fetch_add(&c->refs, 1);
 	grpc_call_error err = grpc_call_start_batch(c->gcall, ops, n, &c->t_send, NULL);
 	if (err != GRPC_CALL_OK) {
@@ -533,7 +547,7 @@ static void accept_call(struct csi_server *srv, struct call *c)
 		arm(srv, c->slot);
 	if (c->slot->registered == NULL)
 		c->deadline = c->details.deadline;
-	c->start_ms = rpc_now_ms();
+	c->start_us = now_us();
 
 	/* One reference for the close batch, one for whoever runs the call. */
 	atomic_store(&c->refs, 1);
@@ -642,6 +656,8 @@ struct csi_server *csi_server_start(const struct csi_method *table, size_t n, co
 	grpc_init();
 	struct csi_server *srv = xcalloc(1, sizeof *srv);
 	srv->unix_path = upath;
+	srv->observer = opts->observer;
+	srv->observer_ctx = opts->observer_ctx;
 	pthread_mutex_init(&srv->mu, NULL);
 	pthread_cond_init(&srv->cv, NULL);
 	atomic_init(&srv->calls_total, 0);

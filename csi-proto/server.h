@@ -18,6 +18,7 @@
 #include <protobuf-c/protobuf-c.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Returns 0 with *resp set to a heap message, or -1 with st set (the server
  * then sends st's code and message; *resp is ignored and must be left NULL). */
@@ -37,8 +38,15 @@ struct csi_method {
 	enum csi_lane lane;
 };
 
+/* Called once per answered call, from the thread that answered it (keep it
+ * cheap and thread-safe): the method path ("(unknown)" for unregistered ones),
+ * the gRPC code sent, and the time from accepting the call to answering it. */
+typedef void (*csi_call_observer_fn)(void *ctx, const char *method, int code, int64_t duration_us);
+
 struct csi_server_opts {
 	const char *endpoint;     /* "unix:///path/csi.sock" or "tcp://host:port" */
+	csi_call_observer_fn observer; /* NULL: none (metrics hook) */
+	void *observer_ctx;
 	int slow_workers;         /* max threads for CSI_LANE_SLOW (≥1) */
 	int fast_workers;         /* max threads for CSI_LANE_FAST (≥1) */
 	int max_queued;           /* slow calls waiting for a thread beyond which new ones get RESOURCE_EXHAUSTED */

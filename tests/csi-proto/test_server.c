@@ -134,6 +134,19 @@ static const struct csi_method table[] = {
 	{ NODEINFO, &csi__v1__node_get_info_request__descriptor, NULL, NULL, CSI_LANE_FAST },
 };
 
+/* Observer: counts answered calls by code. */
+static atomic_int observed[17];
+static atomic_long observed_us;
+
+static void observe(void *ctx, const char *method, int code, int64_t duration_us)
+{
+	(void)ctx;
+	assert_non_null(method);
+	if (code >= 0 && code < 17)
+		atomic_fetch_add(&observed[code], 1);
+	atomic_fetch_add(&observed_us, (long)duration_us);
+}
+
 struct fixture {
 	char dir[64];
 	char sock[128];
@@ -152,7 +165,7 @@ static struct fixture *fixture_start(int slow, int fast, int max_queued)
 	snprintf(f->endpoint, sizeof f->endpoint, "unix://%s", f->sock);
 	snprintf(f->target, sizeof f->target, "unix:%s", f->sock);
 	struct csi_server_opts o = { .endpoint = f->endpoint, .slow_workers = slow, .fast_workers = fast,
-				     .max_queued = max_queued };
+				     .max_queued = max_queued, .observer = observe };
 	struct status st = STATUS_INIT;
 	f->srv = csi_server_start(table, sizeof table / sizeof table[0], &o, &st);
 	if (f->srv == NULL)
@@ -320,6 +333,12 @@ static void test_dispatch_and_status_mapping(void **state)
 	free(resp);
 	assert_true(csi_server_calls_total(f->srv) >= 10);
 	fixture_stop(f);
+	/* The observer saw each answer with its code. */
+	assert_true(atomic_load(&observed[STATUS_OK]) >= 3);
+	assert_true(atomic_load(&observed[STATUS_UNIMPLEMENTED]) >= 2);
+	assert_true(atomic_load(&observed[STATUS_NOT_FOUND]) >= 1);
+	assert_true(atomic_load(&observed[STATUS_INVALID_ARGUMENT]) >= 2);
+	assert_true(atomic_load(&observed_us) > 0);
 }
 
 /* With every slow worker blocked and more slow calls queued, the fast lane answers. */
