@@ -124,10 +124,9 @@ deps:  ## Install the Debian packages the build and tests need (apt-get, as root
 		export DEBIAN_FRONTEND=noninteractive; \
 		apt-get update -q && apt-get install -y -q --no-install-recommends $(DEB_PKGS); fi
 
-run: deps  ## Build and start the driver in `all` mode on ./run/csi.sock
+run: deps  ## Build and start the driver in `all` mode on ./run/csi.sock, on the embedded EC2 simulator
 	@$(MAKE) --no-print-directory all
-	mkdir -p run
-	exec $(BUILD)/ebs-csi-driver all --endpoint unix://$(CURDIR)/run/csi.sock $(RUN_ARGS)
+	@BUILD=$(BUILD) sh tools/run-local.sh $(RUN_ARGS)
 
 test: deps  ## Run every test: sanitizer unit tests, then integration (pytest)
 	@$(MAKE) --no-print-directory test-build
@@ -233,7 +232,7 @@ unit: deps  ## Run the C unit tests only (sanitizer build)
 	@$(MAKE) --no-print-directory unit-build
 	@$(PY) tests/run_all.py --build $(BUILD) --only unit
 integration: deps  ## Run the pytest integration tests only
-	@$(MAKE) --no-print-directory $(ASAN)/ebs-csi-driver
+	@$(MAKE) --no-print-directory $(ASAN)/ebs-csi-driver $(ASAN)/ebs-ec2-sim
 	@$(PY) tests/run_all.py --build $(BUILD) --only integration
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
