@@ -54,9 +54,12 @@ EC2SIM_SRCS :=
 EC2SIM_LIB_SRCS :=
 MODULE_PKGS_cloud :=
 MODULE_PKGS_node :=
+K8S_SRCS :=
+MODULE_PKGS_k8s :=
 include common/module.mk
 include csi-proto/module.mk
 -include cloud/module.mk
+-include k8s/module.mk
 -include node/module.mk
 -include controller/module.mk
 -include cloud/ec2sim/module.mk
@@ -73,14 +76,16 @@ LIB_cloud      := cloud common
 LIB_node       := node common
 LIB_controller := controller cloud common
 LIB_csi-proto  := csi-proto controller node cloud common
-LIB_cmd        := cmd csi-proto controller node cloud common
+LIB_k8s        := k8s cloud common
+LIB_cmd        := cmd csi-proto controller node k8s cloud common
 LIB_ec2sim     := ec2sim cloud common
 PKGS_common     :=
 PKGS_cloud      = $(MODULE_PKGS_cloud)
 PKGS_node       = $(MODULE_PKGS_node)
 PKGS_controller = libprotobuf-c $(MODULE_PKGS_cloud)
 PKGS_csi-proto  = grpc libprotobuf-c $(MODULE_PKGS_cloud) $(MODULE_PKGS_node)
-PKGS_cmd        = $(PKGS_csi-proto)
+PKGS_k8s        = $(MODULE_PKGS_k8s) $(MODULE_PKGS_cloud)
+PKGS_cmd        = $(PKGS_csi-proto) $(MODULE_PKGS_k8s)
 PKGS_ec2sim     = libmicrohttpd jansson $(MODULE_PKGS_cloud)
 
 SRCS_common     = $(COMMON_SRCS)
@@ -88,9 +93,10 @@ SRCS_cloud      = $(CLOUD_SRCS)
 SRCS_node       = $(NODE_SRCS)
 SRCS_controller = $(CONTROLLER_SRCS)
 SRCS_csi-proto  = $(CSIPROTO_SRCS) $(GEN_SRCS)
+SRCS_k8s        = $(K8S_SRCS)
 SRCS_cmd        = $(CMD_LIB_SRCS)
 SRCS_ec2sim     = $(EC2SIM_LIB_SRCS)
-MODULES := common cloud node controller csi-proto cmd ec2sim
+MODULES := common cloud k8s node controller csi-proto cmd ec2sim
 
 objs = $(patsubst %.c,$(1)/obj/%.o,$(patsubst $(GEN)/%,gen/%,$(2)))
 libpath = $(1)/lib$(2).a
@@ -108,12 +114,12 @@ help:  ## List the targets
 DEB_PKGS := build-essential pkg-config git libgrpc-dev protobuf-c-compiler libprotobuf-c-dev libprotobuf-dev \
 	libcurl4-openssl-dev libssl-dev libblkid-dev libmount-dev libexpat1-dev libjansson-dev libmicrohttpd-dev \
 	libcmocka-dev e2fsprogs xfsprogs util-linux btrfs-progs dosfstools cryptsetup-bin lvm2 fdisk python3-grpcio python3-grpc-tools python3-pytest python3-boto3 \
-	prometheus clang
+	prometheus clang python3-yaml
 DEPS_TOOLS := pkg-config protoc-c cc mkfs.ext4 mkfs.xfs mkfs.btrfs mkfs.vfat cryptsetup pvcreate sfdisk promtool clang losetup
 DEPS_CHECK = { for t in $(DEPS_TOOLS); do command -v $$t >/dev/null || exit 1; done; \
 	pkg-config --exists $(PKG_ALL) cmocka || exit 1; \
 	test -f /usr/include/google/protobuf/wrappers.proto || exit 1; \
-	$(PY) -c 'import grpc, grpc_tools, pytest, boto3' 2>/dev/null || exit 1; }
+	$(PY) -c 'import grpc, grpc_tools, pytest, boto3, yaml' 2>/dev/null || exit 1; }
 
 check-deps:
 	@$(DEPS_CHECK) && echo "all build and test dependencies are installed"
@@ -123,6 +129,11 @@ deps:  ## Install the Debian packages the build and tests need (apt-get, as root
 		echo "installing Debian packages: $(DEB_PKGS)"; \
 		export DEBIAN_FRONTEND=noninteractive; \
 		apt-get update -q && apt-get install -y -q --no-install-recommends $(DEB_PKGS); fi
+	@# The manifest validator comes from npm (tests/deploy); Debian's nodejs only
+	@# when the machine has no node of its own, whose npm it would conflict with.
+	@command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nodejs npm
+	@sh tests/deploy/install-validator.sh || echo "deploy validator not installed: its tests will skip"
 
 run: deps  ## Build and start the driver in `all` mode on ./run/csi.sock, on the embedded EC2 simulator
 	@$(MAKE) --no-print-directory all
@@ -132,7 +143,7 @@ test: deps  ## Run every test: sanitizer unit tests, then integration (pytest)
 	@$(MAKE) --no-print-directory test-build
 	@$(PY) tests/run_all.py --build $(BUILD)
 
-test-build: $(ASAN)/ebs-csi-driver $(if $(strip $(EC2SIM_SRCS)),$(ASAN)/ebs-ec2-sim) unit-build
+test-build: $(BUILD)/ebs-csi-driver $(ASAN)/ebs-csi-driver $(if $(strip $(EC2SIM_SRCS)),$(ASAN)/ebs-ec2-sim) unit-build
 
 bench: deps  ## Benchmarks: memory and latency figures into bench/results.md
 	@$(MAKE) --no-print-directory all
@@ -193,7 +204,7 @@ $(foreach m,$(MODULES),$(eval $(call module_lib,$(m))))
 # from 12.3 MB (all shared) to about 9 MB (see bench/results.md). OpenSSL stays
 # shared: libcurl needs the same copy.
 DRIVER_LIBS = $(foreach m,$(LIB_cmd),lib$(m).a)
-DRIVER_PKGS = $(sort $(PKGS_csi-proto))
+DRIVER_PKGS = $(sort $(PKGS_cmd))
 DRIVER_STATIC_PKGS := grpc libprotobuf-c
 DRIVER_DYN_PKGS = $(filter-out $(DRIVER_STATIC_PKGS),$(DRIVER_PKGS))
 $(BUILD)/ebs-csi-driver: $(call objs,$(BUILD),$(CMD_DRIVER_SRCS)) $(addprefix $(BUILD)/,$(DRIVER_LIBS))

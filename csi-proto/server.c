@@ -132,8 +132,10 @@ int csi_endpoint_parse(const char *endpoint, char **grpc_addr, char **unix_path,
 	*unix_path = NULL;
 	if (endpoint == NULL || *endpoint == '\0')
 		return status_set(st, STATUS_INVALID_ARGUMENT, "endpoint: empty");
-	if (strncmp(endpoint, "unix://", 7) == 0) {
-		const char *path = endpoint + 7;
+	if (strncmp(endpoint, "unix:", 5) == 0) {
+		/* unix:///abs/path is the URL form; unix:/abs/path (upstream's node
+		 * manifests) and unix://rel/path (upstream's default) are accepted too. */
+		const char *path = strncmp(endpoint, "unix://", 7) == 0 ? endpoint + 7 : endpoint + 5;
 		/* unix://tmp/x.sock (two slashes, as upstream's default) means a path relative to "/". */
 		if (*path == '\0')
 			return status_set(st, STATUS_INVALID_ARGUMENT, "endpoint %s: no socket path", endpoint);

@@ -6,6 +6,7 @@
  */
 #include "csi-proto/services.h"
 
+#include "controller/controller.h"
 #include "csi.pb-c.h"
 #include "node/node.h"
 
@@ -22,7 +23,7 @@ struct entry {
 };
 
 #define ID(m, d, h) { "/csi.v1.Identity/" m, &d, SVC_IDENTITY, CSI_LANE_FAST, h }
-#define CTRL(m, d, lane) { "/csi.v1.Controller/" m, &d, SVC_CONTROLLER, lane, NULL }
+#define CTRL(m, d, lane, h) { "/csi.v1.Controller/" m, &d, SVC_CONTROLLER, lane, h }
 #define NODE(m, d, lane, h) { "/csi.v1.Node/" m, &d, SVC_NODE, lane, h }
 
 static const struct entry entries[] = {
@@ -31,20 +32,20 @@ static const struct entry entries[] = {
 	   identity_get_plugin_capabilities),
 	ID("Probe", csi__v1__probe_request__descriptor, identity_probe),
 
-	CTRL("CreateVolume", csi__v1__create_volume_request__descriptor, CSI_LANE_SLOW),
-	CTRL("DeleteVolume", csi__v1__delete_volume_request__descriptor, CSI_LANE_SLOW),
-	CTRL("ControllerPublishVolume", csi__v1__controller_publish_volume_request__descriptor, CSI_LANE_SLOW),
-	CTRL("ControllerUnpublishVolume", csi__v1__controller_unpublish_volume_request__descriptor, CSI_LANE_SLOW),
-	CTRL("ValidateVolumeCapabilities", csi__v1__validate_volume_capabilities_request__descriptor, CSI_LANE_SLOW),
-	CTRL("ListVolumes", csi__v1__list_volumes_request__descriptor, CSI_LANE_SLOW),
-	CTRL("GetCapacity", csi__v1__get_capacity_request__descriptor, CSI_LANE_SLOW),
-	CTRL("ControllerGetCapabilities", csi__v1__controller_get_capabilities_request__descriptor, CSI_LANE_FAST),
-	CTRL("CreateSnapshot", csi__v1__create_snapshot_request__descriptor, CSI_LANE_SLOW),
-	CTRL("DeleteSnapshot", csi__v1__delete_snapshot_request__descriptor, CSI_LANE_SLOW),
-	CTRL("ListSnapshots", csi__v1__list_snapshots_request__descriptor, CSI_LANE_SLOW),
-	CTRL("ControllerExpandVolume", csi__v1__controller_expand_volume_request__descriptor, CSI_LANE_SLOW),
-	CTRL("ControllerGetVolume", csi__v1__controller_get_volume_request__descriptor, CSI_LANE_SLOW),
-	CTRL("ControllerModifyVolume", csi__v1__controller_modify_volume_request__descriptor, CSI_LANE_SLOW),
+	CTRL("CreateVolume", csi__v1__create_volume_request__descriptor, CSI_LANE_SLOW, controller_create_volume),
+	CTRL("DeleteVolume", csi__v1__delete_volume_request__descriptor, CSI_LANE_SLOW, controller_delete_volume),
+	CTRL("ControllerPublishVolume", csi__v1__controller_publish_volume_request__descriptor, CSI_LANE_SLOW, controller_publish_volume),
+	CTRL("ControllerUnpublishVolume", csi__v1__controller_unpublish_volume_request__descriptor, CSI_LANE_SLOW, controller_unpublish_volume),
+	CTRL("ValidateVolumeCapabilities", csi__v1__validate_volume_capabilities_request__descriptor, CSI_LANE_SLOW, controller_validate_volume_capabilities),
+	CTRL("ListVolumes", csi__v1__list_volumes_request__descriptor, CSI_LANE_SLOW, NULL),
+	CTRL("GetCapacity", csi__v1__get_capacity_request__descriptor, CSI_LANE_SLOW, NULL),
+	CTRL("ControllerGetCapabilities", csi__v1__controller_get_capabilities_request__descriptor, CSI_LANE_FAST, controller_get_capabilities),
+	CTRL("CreateSnapshot", csi__v1__create_snapshot_request__descriptor, CSI_LANE_SLOW, controller_create_snapshot),
+	CTRL("DeleteSnapshot", csi__v1__delete_snapshot_request__descriptor, CSI_LANE_SLOW, controller_delete_snapshot),
+	CTRL("ListSnapshots", csi__v1__list_snapshots_request__descriptor, CSI_LANE_SLOW, controller_list_snapshots),
+	CTRL("ControllerExpandVolume", csi__v1__controller_expand_volume_request__descriptor, CSI_LANE_SLOW, controller_expand_volume),
+	CTRL("ControllerGetVolume", csi__v1__controller_get_volume_request__descriptor, CSI_LANE_SLOW, NULL),
+	CTRL("ControllerModifyVolume", csi__v1__controller_modify_volume_request__descriptor, CSI_LANE_SLOW, controller_modify_volume),
 
 	NODE("NodeStageVolume", csi__v1__node_stage_volume_request__descriptor, CSI_LANE_SLOW, node_stage_volume),
 	NODE("NodeUnstageVolume", csi__v1__node_unstage_volume_request__descriptor, CSI_LANE_SLOW,
@@ -98,8 +99,13 @@ size_t csi_services_table(const struct csi_services *s, struct csi_method *out)
 			m->svc = s->identity;
 			break;
 		case SVC_CONTROLLER:
-			/* Served once the controller service is built; until then
-			 * UNIMPLEMENTED in every mode. */
+			/* ListVolumes, GetCapacity and ControllerGetVolume have no
+			 * handler: EBS has no capacity to report and listing every
+			 * volume of an account is not the driver's business. */
+			if ((s->mode & CSI_MODE_CONTROLLER) && s->controller != NULL) {
+				m->handler = e->handler;
+				m->svc = s->controller;
+			}
 			break;
 		case SVC_NODE:
 			if ((s->mode & CSI_MODE_NODE) && s->node != NULL) {

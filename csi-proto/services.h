@@ -24,11 +24,13 @@ const char *csi_mode_name(enum csi_mode mode);
 #define CSI_SERVICES_MAX 32
 
 struct node_service;
+struct controller_service;
 
 struct csi_services {
 	enum csi_mode mode;
-	struct identity *identity;  /* required */
-	struct node_service *node;  /* required in node and all modes, else ignored */
+	struct identity *identity;              /* required */
+	struct controller_service *controller;  /* required in controller and all modes, else ignored */
+	struct node_service *node;              /* required in node and all modes, else ignored */
 };
 
 /* Writes the method table for s into out (room for CSI_SERVICES_MAX entries)

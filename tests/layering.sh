@@ -1,6 +1,6 @@
 #!/bin/sh
 # Checks the module dependency rules of DESIGN.md §2 on the #include lines:
-#   common → libc only; cloud → common; cloud/ec2sim → cloud, common;
+#   common → libc only; cloud → common; cloud/ec2sim → cloud, common; k8s → cloud/http.h, common;
 #   node → common, node (and the generated CSI types); controller → common,
 #   controller, cloud/cloud.h (and the generated CSI types); csi-proto → anything
 #   but cmd; gRPC headers only in csi-proto/ (and its tests).
@@ -22,6 +22,7 @@ rm -f .layering.fail
 check common 'common/' 'common may include only common/'
 check cloud 'common/|cloud/' 'cloud may include only common/ and cloud/' 'cloud/ec2sim/*'
 check cloud/ec2sim 'common/|cloud/' 'ebs-ec2-sim may include only common/ and cloud/'
+check k8s 'common/|k8s/|cloud/http.h' 'k8s may include only common/, k8s/ and cloud/http.h'
 check node 'common/|node/|google/protobuf/' 'node may include only common/ and node/'
 check controller 'common/|controller/|cloud/cloud.h|google/protobuf/' 'controller may include only common/, controller/ and cloud/cloud.h'
 check csi-proto 'common/|csi-proto/|controller/|node/|cloud/|google/protobuf/' 'csi-proto may not include cmd/'

@@ -263,12 +263,17 @@ static void test_endpoint_parse(void **state)
 	assert_int_equal(csi_endpoint_parse("unix://tmp/csi.sock", &addr, &path, &st), 0);
 	assert_string_equal(path, "/tmp/csi.sock");
 	free(addr), free(path);
+	/* upstream's node manifests say unix:/csi/csi.sock */
+	assert_int_equal(csi_endpoint_parse("unix:/csi/csi.sock", &addr, &path, &st), 0);
+	assert_string_equal(path, "/csi/csi.sock");
+	assert_string_equal(addr, "unix:/csi/csi.sock");
+	free(addr), free(path);
 	assert_int_equal(csi_endpoint_parse("tcp://127.0.0.1:10000", &addr, &path, &st), 0);
 	assert_string_equal(addr, "127.0.0.1:10000");
 	assert_null(path);
 	free(addr);
 	const char *bad[] = { "", "http://x:1", "tcp://host", "tcp://host:", "tcp://:1x", "tcp://h:12a", "unix://",
-			      "/tmp/csi.sock" };
+			      "unix:", "/tmp/csi.sock" };
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		status_clear(&st);
 		assert_int_equal(csi_endpoint_parse(bad[i], &addr, &path, &st), -1);
