@@ -12,3 +12,7 @@ CLOUD_SRCS += cloud/cloud.c cloud/ec2_form.c cloud/ec2_xml.c cloud/ec2_xml_volum
 CLOUD_SRCS += cloud/http.c cloud/imds.c cloud/ini.c cloud/creds.c cloud/creds_sts.c cloud/creds_http.c \
 	cloud/creds_file.c
 MODULE_PKGS_cloud += libcurl
+# The AWS implementation of the seam (cloud_aws*.c by concern), the Describe
+# batcher and device-name allocation it uses.
+CLOUD_SRCS += cloud/cloud_aws.c cloud/cloud_aws_request.c cloud/cloud_aws_volumes.c cloud/cloud_aws_attach.c \
+	cloud/cloud_aws_snapshots.c cloud/cloud_aws_modify.c cloud/cloud_aws_misc.c cloud/batcher.c cloud/devname.c
