@@ -7,3 +7,5 @@ NODE_SRCS += node/limits.c node/limits_table.c
 # generated code through libnode (the same objects as libcsi-proto's).
 NODE_SRCS += $(GEN)/csi.pb-c.c $(GEN)/google/protobuf/wrappers.pb-c.c $(GEN)/google/protobuf/timestamp.pb-c.c
 MODULE_PKGS_node := blkid mount libprotobuf-c
+# EBS NVMe performance statistics (log page 0xD0) of the CSI volumes mounted here.
+NODE_SRCS += node/nvme_metrics.c
