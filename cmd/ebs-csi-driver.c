@@ -9,6 +9,7 @@
 #include "cmd/node_wiring.h"
 #include "cmd/options.h"
 #include "common/log.h"
+#include "k8s/features.h"
 #include "csi-proto/identity.h"
 #include "csi-proto/server.h"
 #include "csi-proto/services.h"
@@ -47,6 +48,37 @@ static void print_version(void)
 	       __VERSION__, PLATFORM);
 }
 
+/* `ebs-csi-driver pre-stop-hook`: returns the process exit status. */
+static int pre_stop_hook(const struct driver_options *o)
+{
+	struct status st = STATUS_INIT;
+	const char *node_name = k8s_node_name_env(&st);
+	if (node_name == NULL) {
+		log_error("pre-stop-hook: %s", st.msg);
+		return 1;
+	}
+	struct k8s_config cfg;
+	k8s_config_init(&cfg);
+	if (k8s_config_load(o->kubeconfig, &cfg, &st) != 0) {
+		log_error("pre-stop-hook: %s", st.msg);
+		k8s_config_dispose(&cfg);
+		return 1;
+	}
+	struct k8s_client_options ko = { .user_agent_version = EBS_VERSION };
+	struct k8s_client *c = k8s_client_new(&cfg, &ko);
+	k8s_config_dispose(&cfg);
+	/* Bounded by the pod's grace period, which kubelet enforces anyway. */
+	struct rpc_ctx rc = { .method = "pre-stop-hook", .deadline_ms = rpc_now_ms() + (int64_t)o->grace_seconds * 1000 };
+	int rcode = k8s_prestop_wait(c, node_name, &rc, &st);
+	k8s_client_free(c);
+	if (rcode != 0) {
+		log_error("pre-stop-hook: %s", st.msg);
+		return 1;
+	}
+	log_info("pre-stop-hook: no volume attachment left on node %s", node_name);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct driver_options o;
@@ -68,6 +100,13 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	log_configure(o.log_format, o.verbosity);
+	if (o.pre_stop_hook) {
+		http_global_init();
+		int rc = pre_stop_hook(&o);
+		http_global_cleanup();
+		driver_options_dispose(&o);
+		return rc;
+	}
 
 	/* Every thread created from here on inherits this mask, so the signals
 	 * reach only sigwait() below. A closed peer must not kill the process. */

@@ -13,10 +13,11 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 enum opt_id { OPT_ENDPOINT, OPT_MODE, OPT_LOGFMT, OPT_V, OPT_VERSION, OPT_HELP, OPT_WORKERS, OPT_FAST_WORKERS,
 	      OPT_MAX_QUEUED, OPT_GRACE, OPT_ATTACH_LIMIT, OPT_RESERVED, OPT_KUBELET_ROOT, OPT_BY_ID_DIR,
-	      OPT_LEGACY_XFS };
+	      OPT_LEGACY_XFS, OPT_KUBECONFIG, OPT_METADATA_SOURCES };
 
 struct opt {
 	const char *name;     /* without dashes */
@@ -42,6 +43,8 @@ static const struct opt opts[] = {
 	{ "kubelet-root", OPT_KUBELET_ROOT, true, "DIR", "node: refuse staging and target paths outside DIR (e.g. /var/lib/kubelet)" },
 	{ "by-id-dir", OPT_BY_ID_DIR, true, "DIR", "node: where the NVMe by-id links of EBS volumes appear (default /dev/disk/by-id)" },
 	{ "legacy-xfs", OPT_LEGACY_XFS, false, NULL, "node: format XFS without features kernels older than 5.10 cannot mount" },
+	{ "metadata-sources", OPT_METADATA_SOURCES, true, "LIST", "node: where to learn the instance identity, in order: imds, kubernetes (default imds,kubernetes)" },
+	{ "kubeconfig", OPT_KUBECONFIG, true, "FILE", "Kubernetes API access (default: in-cluster service account)" },
 };
 
 static int parse_int(const char *flag, const char *v, long lo, long hi, int *out, struct status *st)
@@ -99,6 +102,37 @@ static int apply(const struct opt *o, const char *v, struct driver_options *d, s
 		return 0;
 	}
 	case OPT_LEGACY_XFS: d->legacy_xfs = true; return 0;
+	case OPT_KUBECONFIG:
+		free(d->kubeconfig);
+		d->kubeconfig = *v ? xstrdup(v) : NULL;
+		return 0;
+	case OPT_METADATA_SOURCES: {
+		d->metadata_imds = d->metadata_kubernetes = false;
+		char *copy = xstrdup(v), *save = NULL;
+		int n = 0;
+		for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+			while (*tok == ' ')
+				tok++;
+			size_t len = strlen(tok);
+			while (len > 0 && tok[len - 1] == ' ')
+				tok[--len] = '\0';
+			if (strcasecmp(tok, "imds") == 0) {
+				d->metadata_imds = true;
+			} else if (strcasecmp(tok, "kubernetes") == 0) {
+				d->metadata_kubernetes = true;
+			} else {
+				status_set(st, STATUS_INVALID_ARGUMENT,
+					   "invalid value \"%s\" for flag --metadata-sources: want imds and/or kubernetes", tok);
+				free(copy);
+				return -1;
+			}
+			n++;
+		}
+		free(copy);
+		if (n == 0)
+			return status_set(st, STATUS_INVALID_ARGUMENT, "flag --metadata-sources: empty list");
+		return 0;
+	}
 	case OPT_VERSION: d->show_version = true; return 0;
 	case OPT_HELP: d->show_help = true; return 0;
 	}
@@ -118,15 +152,22 @@ int driver_options_parse(int argc, char *const argv[], const char *default_endpo
 	d->grace_seconds = 30;
 	d->volume_attach_limit = -1;
 	d->reserved_volume_attachments = -1;
+	d->metadata_imds = d->metadata_kubernetes = true;
 	bool mode_positional = false;
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
+		if (strcmp(a, "pre-stop-hook") == 0 && !mode_positional) {
+			/* upstream's node-pod preStop hook: a one-shot command, not a mode */
+			d->pre_stop_hook = true;
+			mode_positional = true;
+			continue;
+		}
 		if (a[0] != '-' || a[1] == '\0') {
 			int m = csi_mode_parse(a);
 			if (m < 0 || mode_positional)
 				return status_set(st, STATUS_INVALID_ARGUMENT,
-						  "unexpected argument \"%s\": the only argument is the mode (controller, node or all)", a);
+						  "unexpected argument \"%s\": the only argument is the mode (controller, node, all) or pre-stop-hook", a);
 			d->mode = m;
 			mode_positional = true;
 			continue;
@@ -175,13 +216,18 @@ void driver_options_dispose(struct driver_options *o)
 	free(o->endpoint);
 	free(o->kubelet_root);
 	free(o->by_id_dir);
-	o->endpoint = o->kubelet_root = o->by_id_dir = NULL;
+	free(o->kubeconfig);
+	o->endpoint = o->kubelet_root = o->by_id_dir = o->kubeconfig = NULL;
 }
 
 void driver_options_usage(FILE *out)
 {
-	fprintf(out, "Usage: ebs-csi-driver [controller|node|all] [flags]\n\n"
-		     "Kubernetes CSI driver for Amazon EBS (%s).\n\nFlags:\n", IDENTITY_DRIVER_NAME);
+	fprintf(out, "Usage: ebs-csi-driver [controller|node|all] [flags]\n"
+		     "       ebs-csi-driver pre-stop-hook [flags]\n\n"
+		     "Kubernetes CSI driver for Amazon EBS (%s).\n\n"
+		     "pre-stop-hook: for the node pod's preStop hook; when the node ($CSI_NODE_NAME) is draining, waits\n"
+		     "until no VolumeAttachment for it remains, for at most --grace-period seconds.\n\nFlags:\n",
+		IDENTITY_DRIVER_NAME);
 	for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++) {
 		char left[64];
 		snprintf(left, sizeof left, "--%s%s%s", opts[k].name, opts[k].arg ? " " : "", opts[k].arg ? opts[k].arg : "");

@@ -24,6 +24,10 @@ struct driver_options {
 	int grace_seconds;
 	bool show_version;
 	bool show_help;
+	bool pre_stop_hook;             /* `ebs-csi-driver pre-stop-hook` */
+	char *kubeconfig;               /* heap or NULL: in-cluster */
+	bool metadata_imds;             /* --metadata-sources */
+	bool metadata_kubernetes;
 	/* node service */
 	int volume_attach_limit;        /* -1 unset */
 	int reserved_volume_attachments;/* -1 unset */
