@@ -85,7 +85,7 @@ PKGS_node       = $(MODULE_PKGS_node)
 PKGS_controller = libprotobuf-c $(MODULE_PKGS_cloud)
 PKGS_csi-proto  = grpc libprotobuf-c $(MODULE_PKGS_cloud) $(MODULE_PKGS_node)
 PKGS_k8s        = $(MODULE_PKGS_k8s) $(MODULE_PKGS_cloud)
-PKGS_cmd        = $(PKGS_csi-proto) $(MODULE_PKGS_k8s)
+PKGS_cmd        = $(PKGS_csi-proto) $(MODULE_PKGS_k8s) libmicrohttpd
 PKGS_ec2sim     = libmicrohttpd jansson $(MODULE_PKGS_cloud)
 
 SRCS_common     = $(COMMON_SRCS)

@@ -6,9 +6,16 @@
  * implementations; everything it wires is a module with its own contract.
  */
 #include "cloud/http.h"
+#include "cmd/controller_wiring.h"
+#include "cmd/metrics_http.h"
 #include "cmd/node_wiring.h"
 #include "cmd/options.h"
 #include "common/log.h"
+#include "common/metrics.h"
+#include "common/metrics_ec2.h"
+#include "common/procstat.h"
+#include "csi-proto/metrics_csi.h"
+#include "node/nvme_metrics.h"
 #include "k8s/features.h"
 #include "csi-proto/identity.h"
 #include "csi-proto/server.h"
@@ -46,6 +53,86 @@ static void print_version(void)
 	       "gcc",
 #endif
 	       __VERSION__, PLATFORM);
+}
+
+/* Everything one driver process runs; torn down in reverse order. */
+struct runtime {
+	struct metrics *metrics;
+	struct nvme_metrics *nvme;
+	struct metrics_csi *mcsi;
+	struct controller_runtime *ctrl;
+	struct node_runtime *node;
+	struct csi_server *srv;
+	struct metrics_http *mhttp;
+};
+
+static void runtime_stop(struct runtime *rt)
+{
+	metrics_http_stop(rt->mhttp);
+	csi_server_stop(rt->srv, 0);
+	node_wiring_stop(rt->node);
+	controller_wiring_stop(rt->ctrl);
+	metrics_csi_free(rt->mcsi);
+	metrics_free(rt->metrics);
+	nvme_metrics_free(rt->nvme);
+}
+
+/* Builds the services of the mode, the gRPC server and the metrics endpoint.
+ * Returns 0, or -1 with st set (the process then exits 1, as upstream). */
+static int serve(const struct driver_options *o, struct identity *id, struct runtime *rt, struct status *st)
+{
+	if (o->http_endpoint != NULL) {
+		rt->metrics = metrics_new();
+		procstat_register(rt->metrics);
+		if (o->mode & CSI_MODE_CONTROLLER)
+			metrics_ec2_register(rt->metrics);
+	}
+	struct csi_services svcs = { .mode = o->mode, .identity = id };
+	if (o->mode & CSI_MODE_CONTROLLER) {
+		rt->ctrl = controller_wiring_start(o, EBS_VERSION, rt->metrics, &svcs.controller, st);
+		if (rt->ctrl == NULL)
+			return status_prefix(st, "controller service: ");
+		/* Probe answers whether EC2 does (cached), as upstream's health check. */
+		id->health = controller_wiring_health;
+		id->health_ctx = rt->ctrl;
+	}
+	if (o->mode & CSI_MODE_NODE) {
+		rt->node = node_wiring_start(o, EBS_VERSION, rpc_now_ms() + 60 * 1000, &svcs.node, st);
+		if (rt->node == NULL)
+			return status_prefix(st, "node service: ");
+		if (rt->metrics != NULL) {
+			struct nvme_metrics_opts nopts = {
+				.mount_prefix = o->csi_mount_point_prefix,
+				.instance_id = node_wiring_instance(rt->node)->instance_id,
+			};
+			rt->nvme = nvme_metrics_new(&nopts);
+			nvme_metrics_register(rt->nvme, rt->metrics);
+		}
+	}
+	struct csi_method table[CSI_SERVICES_MAX];
+	size_t n = csi_services_table(&svcs, table);
+	if (rt->metrics != NULL)
+		rt->mcsi = metrics_csi_new(rt->metrics, IDENTITY_DRIVER_NAME, table, n);
+
+	log_info("ebs-csi-driver %s starting in %s mode", EBS_VERSION, csi_mode_name(o->mode));
+	struct csi_server_opts sopts = {
+		.endpoint = o->endpoint,
+		.slow_workers = o->slow_workers,
+		.fast_workers = o->fast_workers,
+		.max_queued = o->max_queued,
+		.observer = rt->mcsi != NULL ? metrics_csi_observe : NULL,
+		.observer_ctx = rt->mcsi,
+	};
+	rt->srv = csi_server_start(table, n, &sopts, st);
+	if (rt->srv == NULL)
+		return -1;
+	if (o->http_endpoint != NULL) {
+		rt->mhttp = metrics_http_start(o->http_endpoint, rt->metrics, st);
+		if (rt->mhttp == NULL)
+			return status_prefix(st, "metrics endpoint: ");
+		log_info("serving metrics on http://%s/metrics", o->http_endpoint);
+	}
+	return 0;
 }
 
 /* `ebs-csi-driver pre-stop-hook`: returns the process exit status. */
@@ -126,43 +213,24 @@ int main(int argc, char **argv)
 		.controller = (o.mode & CSI_MODE_CONTROLLER) != 0,
 	};
 	http_global_init();
-	struct csi_services svcs = { .mode = o.mode, .identity = &id };
-	struct node_runtime *node_rt = NULL;
-	if (o.mode & CSI_MODE_NODE) {
-		node_rt = node_wiring_start(&o, EBS_VERSION, rpc_now_ms() + 60 * 1000, &svcs.node, &st);
-		if (node_rt == NULL) {
-			log_error("cannot start the node service: %s", st.msg);
-			driver_options_dispose(&o);
-			return 1;
-		}
-	}
-	struct csi_method table[CSI_SERVICES_MAX];
-	size_t n = csi_services_table(&svcs, table);
-
-	log_info("ebs-csi-driver %s starting in %s mode", EBS_VERSION, csi_mode_name(o.mode));
-	struct csi_server_opts sopts = {
-		.endpoint = o.endpoint,
-		.slow_workers = o.slow_workers,
-		.fast_workers = o.fast_workers,
-		.max_queued = o.max_queued,
-	};
-	struct csi_server *srv = csi_server_start(table, n, &sopts, &st);
-	if (srv == NULL) {
+	struct runtime rt = { 0 };
+	int rc = serve(&o, &id, &rt, &st);
+	if (rc == 0) {
+		int sig = 0;
+		sigwait(&sigs, &sig);
+		log_info("received %s: stopping (grace period %ds)", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+			 o.grace_seconds);
+		int cancelled = csi_server_stop(rt.srv, o.grace_seconds * 1000);
+		rt.srv = NULL;
+		if (cancelled > 0)
+			log_warn("%d call(s) were cancelled at shutdown", cancelled);
+	} else {
 		log_error("cannot serve: %s", st.msg);
-		node_wiring_stop(node_rt);
-		driver_options_dispose(&o);
-		return 1;
 	}
-
-	int sig = 0;
-	sigwait(&sigs, &sig);
-	log_info("received %s: stopping (grace period %ds)", sig == SIGTERM ? "SIGTERM" : "SIGINT", o.grace_seconds);
-	int cancelled = csi_server_stop(srv, o.grace_seconds * 1000);
-	if (cancelled > 0)
-		log_warn("%d call(s) were cancelled at shutdown", cancelled);
-	node_wiring_stop(node_rt);
+	runtime_stop(&rt);
 	http_global_cleanup();
-	log_info("stopped");
+	if (rc == 0)
+		log_info("stopped");
 	driver_options_dispose(&o);
-	return 0;
+	return rc == 0 ? 0 : 1;
 }

@@ -24,6 +24,7 @@ struct node_runtime {
 	struct node_service *svc;
 	struct k8s_client *k8s;          /* NULL outside a cluster */
 	struct k8s_taint_watcher *taint; /* NULL when not started */
+	struct instance_info instance;
 };
 
 /* The Kubernetes client, or NULL (with a log line saying why) when there is no
@@ -118,6 +119,7 @@ struct node_runtime *node_wiring_start(const struct driver_options *o, const cha
 	log_info("node: instance %s (%s) in %s, %d network interface(s), %d EBS device(s) at launch",
 		 cfg.instance.instance_id, cfg.instance.instance_type, cfg.instance.availability_zone,
 		 cfg.instance.network_interfaces, cfg.instance.ebs_block_devices);
+	rt->instance = cfg.instance;
 	rt->mounter = mounter_linux_new(NULL);
 	rt->svc = node_service_new(&cfg, rt->mounter);
 	*svc = rt->svc;
@@ -136,6 +138,11 @@ struct node_runtime *node_wiring_start(const struct driver_options *o, const cha
 		}
 	}
 	return rt;
+}
+
+const struct instance_info *node_wiring_instance(const struct node_runtime *rt)
+{
+	return &rt->instance;
 }
 
 void node_wiring_stop(struct node_runtime *rt)

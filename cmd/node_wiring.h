@@ -9,6 +9,7 @@
 #define EBS_CMD_NODE_WIRING_H
 
 #include "cmd/options.h"
+#include "common/instance_info.h"
 #include "common/status.h"
 
 #include <stdint.h>
@@ -21,6 +22,9 @@ struct node_service;
  * for a bad flag combination or environment variable. */
 struct node_runtime *node_wiring_start(const struct driver_options *o, const char *version, int64_t deadline_ms,
 				       struct node_service **svc, struct status *st);
+/* The instance identity the node service serves. Borrowed from rt. */
+const struct instance_info *node_wiring_instance(const struct node_runtime *rt);
+
 /* Frees everything node_wiring_start made. NULL is a no-op. */
 void node_wiring_stop(struct node_runtime *rt);
 

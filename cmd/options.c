@@ -17,7 +17,8 @@
 
 enum opt_id { OPT_ENDPOINT, OPT_MODE, OPT_LOGFMT, OPT_V, OPT_VERSION, OPT_HELP, OPT_WORKERS, OPT_FAST_WORKERS,
 	      OPT_MAX_QUEUED, OPT_GRACE, OPT_ATTACH_LIMIT, OPT_RESERVED, OPT_KUBELET_ROOT, OPT_BY_ID_DIR,
-	      OPT_LEGACY_XFS, OPT_KUBECONFIG, OPT_METADATA_SOURCES };
+	      OPT_LEGACY_XFS, OPT_KUBECONFIG, OPT_METADATA_SOURCES, OPT_EXTRA_TAGS, OPT_CLUSTER_ID, OPT_WARN_TAG,
+	      OPT_BATCHING, OPT_HTTP_ENDPOINT, OPT_MOUNT_PREFIX };
 
 struct opt {
 	const char *name;     /* without dashes */
@@ -45,6 +46,12 @@ static const struct opt opts[] = {
 	{ "legacy-xfs", OPT_LEGACY_XFS, false, NULL, "node: format XFS without features kernels older than 5.10 cannot mount" },
 	{ "metadata-sources", OPT_METADATA_SOURCES, true, "LIST", "node: where to learn the instance identity, in order: imds, kubernetes (default imds,kubernetes)" },
 	{ "kubeconfig", OPT_KUBECONFIG, true, "FILE", "Kubernetes API access (default: in-cluster service account)" },
+	{ "extra-tags", OPT_EXTRA_TAGS, true, "K=V,...", "controller: tags added to every volume and snapshot" },
+	{ "k8s-tag-cluster-id", OPT_CLUSTER_ID, true, "ID", "controller: tag volumes kubernetes.io/cluster/ID=owned and KubernetesCluster=ID" },
+	{ "warn-on-invalid-tag", OPT_WARN_TAG, false, NULL, "controller: skip (and log) a tagSpecification that is invalid instead of failing the call" },
+	{ "batching", OPT_BATCHING, false, NULL, "controller: merge concurrent Describe calls (default true; --batching=false to turn off)" },
+	{ "http-endpoint", OPT_HTTP_ENDPOINT, true, "ADDR:PORT", "serve Prometheus metrics at http://ADDR:PORT/metrics (e.g. 0.0.0.0:3301; default off)" },
+	{ "csi-mount-point-prefix", OPT_MOUNT_PREFIX, true, "DIR", "node: export EBS NVMe statistics of volumes mounted under DIR" },
 };
 
 static int parse_int(const char *flag, const char *v, long lo, long hi, int *out, struct status *st)
@@ -102,6 +109,31 @@ static int apply(const struct opt *o, const char *v, struct driver_options *d, s
 		return 0;
 	}
 	case OPT_LEGACY_XFS: d->legacy_xfs = true; return 0;
+	case OPT_WARN_TAG: d->warn_on_invalid_tag = true; return 0;
+	case OPT_BATCHING: d->batching = true; return 0;
+	case OPT_EXTRA_TAGS:
+	case OPT_CLUSTER_ID:
+	case OPT_MOUNT_PREFIX: {
+		if (o->id == OPT_MOUNT_PREFIX && v[0] != '/')
+			return status_set(st, STATUS_INVALID_ARGUMENT, "flag --%s: want an absolute directory, got \"%s\"",
+					  o->name, v);
+		char **slot = o->id == OPT_EXTRA_TAGS ? &d->extra_tags
+			      : o->id == OPT_CLUSTER_ID ? &d->k8s_tag_cluster_id : &d->csi_mount_point_prefix;
+		free(*slot);
+		*slot = *v ? xstrdup(v) : NULL;
+		return 0;
+	}
+	case OPT_HTTP_ENDPOINT: {
+		const char *colon = strrchr(v, ':');
+		char *end = NULL;
+		long port = colon ? strtol(colon + 1, &end, 10) : -1;
+		if (colon == NULL || colon[1] == '\0' || *end != '\0' || port < 0 || port > 65535)
+			return status_set(st, STATUS_INVALID_ARGUMENT,
+					  "invalid value \"%s\" for flag --http-endpoint: want ADDR:PORT", v);
+		free(d->http_endpoint);
+		d->http_endpoint = xstrdup(v);
+		return 0;
+	}
 	case OPT_KUBECONFIG:
 		free(d->kubeconfig);
 		d->kubeconfig = *v ? xstrdup(v) : NULL;
@@ -153,6 +185,7 @@ int driver_options_parse(int argc, char *const argv[], const char *default_endpo
 	d->volume_attach_limit = -1;
 	d->reserved_volume_attachments = -1;
 	d->metadata_imds = d->metadata_kubernetes = true;
+	d->batching = true;
 	bool mode_positional = false;
 
 	for (int i = 1; i < argc; i++) {
@@ -198,8 +231,11 @@ int driver_options_parse(int argc, char *const argv[], const char *default_endpo
 			if (strcmp(eq + 1, "true") != 0 && strcmp(eq + 1, "false") != 0)
 				return status_set(st, STATUS_INVALID_ARGUMENT, "invalid value \"%s\" for flag --%s: want true or false",
 						  eq + 1, o->name);
-			if (strcmp(eq + 1, "false") == 0)
+			if (strcmp(eq + 1, "false") == 0) {
+				if (o->id == OPT_BATCHING)
+					d->batching = false;
 				continue;
+			}
 		}
 		if (apply(o, val ? val : "", d, st) != 0)
 			return -1;
@@ -217,7 +253,12 @@ void driver_options_dispose(struct driver_options *o)
 	free(o->kubelet_root);
 	free(o->by_id_dir);
 	free(o->kubeconfig);
+	free(o->extra_tags);
+	free(o->k8s_tag_cluster_id);
+	free(o->http_endpoint);
+	free(o->csi_mount_point_prefix);
 	o->endpoint = o->kubelet_root = o->by_id_dir = o->kubeconfig = NULL;
+	o->extra_tags = o->k8s_tag_cluster_id = o->http_endpoint = o->csi_mount_point_prefix = NULL;
 }
 
 void driver_options_usage(FILE *out)

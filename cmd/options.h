@@ -28,6 +28,14 @@ struct driver_options {
 	char *kubeconfig;               /* heap or NULL: in-cluster */
 	bool metadata_imds;             /* --metadata-sources */
 	bool metadata_kubernetes;
+	/* controller service */
+	char *extra_tags;               /* heap or NULL */
+	char *k8s_tag_cluster_id;       /* heap or NULL */
+	bool warn_on_invalid_tag;
+	bool batching;                  /* --batching (default true) */
+	/* metrics */
+	char *http_endpoint;            /* heap or NULL: off */
+	char *csi_mount_point_prefix;   /* heap or NULL */
 	/* node service */
 	int volume_attach_limit;        /* -1 unset */
 	int reserved_volume_attachments;/* -1 unset */

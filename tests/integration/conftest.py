@@ -42,8 +42,7 @@ import csi_pb2_grpc  # noqa: E402,F401
 
 
 class FakeIMDS:
-    """A minimal IMDSv2 on 127.0.0.1 for tests that need an instance identity
-    but no EC2: the node service reads it at start-up."""
+    """A minimal IMDSv2 on 127.0.0.1, for tests that need an IMDS they control."""
 
     def __init__(self, instance_id="i-0123456789abcdef0", instance_type="m5.large", zone="us-east-1a",
                  zone_id="use1-az1", macs=1, block_devices=("ami", "root")):
@@ -101,17 +100,33 @@ class FakeIMDS:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def fake_imds():
-    """Every driver a test starts, by fixture or by hand, finds this IMDS."""
-    imds = FakeIMDS()
-    old = os.environ.get("AWS_EC2_METADATA_SERVICE_ENDPOINT")
-    os.environ["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = imds.endpoint
-    yield imds
-    if old is None:
-        os.environ.pop("AWS_EC2_METADATA_SERVICE_ENDPOINT", None)
-    else:
-        os.environ["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = old
-    imds.close()
+def aws_env(tmp_path_factory):
+    """Every driver a test starts, by fixture or by hand, reaches AWS through one
+    ebs-ec2-sim (EC2 + IMDS) for the whole session, with the standard AWS
+    environment variables, exactly as it would reach AWS."""
+    from ec2sim_fixture import ACCESS_KEY, SECRET_KEY, Sim, release_loops
+    d = tmp_path_factory.mktemp("aws")
+    sim = Sim(d / "state", d / "sim.log", ["--instances", "i-0123456789abcdef0:us-east-1a:m5.large"])
+    env = {
+        "AWS_ENDPOINT_URL_EC2": sim.url,
+        "AWS_EC2_METADATA_SERVICE_ENDPOINT": sim.url,
+        "AWS_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+    }
+    old = {k: os.environ.get(k) for k in env}
+    for k in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"):
+        os.environ.pop(k, None)
+    os.environ.update(env)
+    yield sim
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+    rc = sim.stop()
+    release_loops(str(d / "state"))
+    assert rc == 0, "ebs-ec2-sim exited %d:\n%s" % (rc, sim.output()[-4000:])
 
 
 def wait_for_socket(path, proc, timeout=20.0):
@@ -167,9 +182,9 @@ class Driver:
 
 
 @pytest.fixture
-def start_driver(tmp_path, fake_imds):
-    """Factory: start_driver(*args) → Driver, with IMDS answered by fake_imds; all
-    are stopped at teardown and must exit 0."""
+def start_driver(tmp_path):
+    """Factory: start_driver(*args, env=None) → Driver, reaching EC2 and IMDS through
+    the session's simulator; all are stopped at teardown and must exit 0."""
     started = []
 
     def start(*args, env=None):
