@@ -196,15 +196,36 @@ static int vanished(const char *action, const char *id, struct status *st)
 			  action, id);
 }
 
+/* EC2 answers a CreateVolume whose ClientToken was used before with the volume
+ * of that earlier request, even when that volume has since been deleted (a CSI
+ * name reused after DeleteVolume, which csi-sanity and StatefulSets do). The
+ * token is burned like after IdempotentParameterMismatch, so it is reported
+ * the same way: ALREADY_EXISTS, on which the controller moves to a suffixed
+ * token. */
+static int burned(const char *action, const char *id, struct status *st)
+{
+	return status_set(st, STATUS_ALREADY_EXISTS,
+			  "%s: the client token already names volume %s, which no longer exists", action, id);
+}
+
+/* An answer describing a volume created before this request: an idempotent
+ * replay (5 s of slack for clock differences between us and EC2). */
+static bool replayed(const struct cloud_aws *a, const struct cloud_disk *d, int64_t request_wall_ms)
+{
+	(void)a;
+	return d->create_time_ms > 0 && d->create_time_ms < request_wall_ms - 5000;
+}
+
 /* Waits until out (the answer of CreateVolume / CopyVolumes) is available,
  * replacing it with the volume as last described. */
 static int wait_created(struct cloud_aws *a, const struct rpc_ctx *rc, const char *action, struct cloud_disk *out,
-			struct status *st)
+			int64_t request_wall_ms, struct status *st)
 {
 	if (settled(out->state))
 		return 0;
+	bool replay = replayed(a, out, request_wall_ms);
 	if (failed(out->state))
-		return vanished(action, out->volume_id, st);
+		return burned(action, out->volume_id, st);
 	char *id = xstrdup(out->volume_id);
 	char what[128];
 	snprintf(what, sizeof what, "%s: volume %s", action, id);
@@ -228,13 +249,17 @@ static int wait_created(struct cloud_aws *a, const struct rpc_ctx *rc, const cha
 			enum cloud_disk_state s = d.state;
 			cloud_disk_dispose(&d);
 			if (failed(s)) {
-				ret = vanished(action, id, st);
+				ret = replay ? burned(action, id, st) : vanished(action, id, st);
 				break;
 			}
 			continue;
 		}
 		cloud_disk_dispose(&d);
 		if (lst.code == STATUS_NOT_FOUND) {
+			if (replay) {
+				ret = burned(action, id, st);
+				break;
+			}
 			if (seen || cloud_aws_now(a) - p.start_ms >= a->create_grace_ms) {
 				ret = vanished(action, id, st);
 				break;
@@ -288,6 +313,7 @@ int cloud_aws_create_disk(struct cloud *c, const struct rpc_ctx *rc, const struc
 	ec2_form_tag_spec(&f, "volume", o->tags);
 	struct http_response resp;
 	http_response_init(&resp);
+	int64_t started = cloud_aws_wall_ms(a);
 	int ret = cloud_aws_request(a, rc, "CreateVolume", &f, 0, &resp, st);
 	if (ret == 0)
 		ret = ec2_xml_create_volume(resp.body.data, resp.body.len, out, st);
@@ -296,7 +322,7 @@ int cloud_aws_create_disk(struct cloud *c, const struct rpc_ctx *rc, const struc
 	if (ret == 0 && (out->volume_id == NULL || *out->volume_id == '\0'))
 		ret = status_set(st, STATUS_INTERNAL, "CreateVolume: the answer carries no volume id");
 	if (ret == 0)
-		ret = wait_created(a, rc, "CreateVolume", out, st);
+		ret = wait_created(a, rc, "CreateVolume", out, started, st);
 	return ret;
 }
 
@@ -322,6 +348,7 @@ int cloud_aws_copy_disk(struct cloud *c, const struct rpc_ctx *rc, const struct 
 	http_response_init(&resp);
 	struct cloud_disk_list l;
 	cloud_disk_list_init(&l);
+	int64_t started = cloud_aws_wall_ms(a);
 	int ret = cloud_aws_request(a, rc, "CopyVolumes", &f, 0, &resp, st);
 	if (ret == 0)
 		ret = ec2_xml_copy_volumes(resp.body.data, resp.body.len, &l, st);
@@ -336,7 +363,7 @@ int cloud_aws_copy_disk(struct cloud *c, const struct rpc_ctx *rc, const struct 
 	http_response_dispose(&resp);
 	ec2_form_dispose(&f);
 	if (ret == 0)
-		ret = wait_created(a, rc, "CopyVolumes", out, st);
+		ret = wait_created(a, rc, "CopyVolumes", out, started, st);
 	return ret;
 }
 

@@ -10,6 +10,7 @@
 #include "cloud/endpoint.h"
 #include "cloud/http.h"
 #include "cloud/imds.h"
+#include "common/buf.h"
 #include "common/log.h"
 #include "common/metrics_ec2.h"
 #include "common/rpc.h"
@@ -68,13 +69,25 @@ struct controller_runtime *controller_wiring_start(const struct driver_options *
 	}
 	log_info("controller: EC2 %s in %s (batching %s)", cloud_aws_endpoint(rt->cloud), cloud_aws_region(rt->cloud),
 		 o->batching ? "on" : "off");
+	/* A volume requested without topology goes to this instance's zone when
+	 * there is one to ask: in `all` mode the node can then attach it. */
+	struct buf zone;
+	buf_init(&zone);
+	struct status zst = STATUS_INIT;
+	if (rt->imds != NULL && !imds_disabled(rt->imds) &&
+	    imds_get(rt->imds, "meta-data/placement/availability-zone", rpc_now_ms() + 2000, &zone, &zst) == 0)
+		log_info("controller: volumes without topology go to %s, this instance's zone", zone.data);
+	else
+		buf_reset(&zone);
 	struct controller_config cfg = {
 		.extra_tags = &extra,
 		.k8s_tag_cluster_id = o->k8s_tag_cluster_id,
 		.warn_on_invalid_tag = o->warn_on_invalid_tag,
+		.default_zone = zone.len > 0 ? zone.data : NULL,
 	};
 	rt->svc = controller_service_new(&cfg, rt->cloud);
 	cloud_tags_dispose(&extra);
+	buf_dispose(&zone);
 	*svc = rt->svc;
 	return rt;
 }

@@ -44,6 +44,11 @@ struct controller_config {
 	 * expand/modify request for a volume waits for others to merge with.
 	 * <= 0: upstream's 2000 ms. */
 	int64_t modify_window_ms;
+	/* The zone for a CreateVolume without accessibility_requirements: the
+	 * controller's own zone when it runs on EC2 (so `all` mode on one instance
+	 * attaches what it creates). NULL or "": spread over the region's zones by
+	 * the name's hash. Copied. */
+	const char *default_zone;
 };
 
 struct controller_service;

@@ -56,6 +56,7 @@ struct controller_service {
 	struct inflight *inflight;     /* keys of running calls (see controller_acquire) */
 	struct cloud_tags extra_tags;  /* --extra-tags */
 	char *cluster_id;              /* heap or NULL */
+	char *default_zone;            /* heap or NULL */
 	char *default_fs_type;         /* heap */
 	bool warn_on_invalid_tag;
 	int64_t modify_window_ms;

@@ -402,7 +402,26 @@ int controller_modify_volume(void *svcp, const struct rpc_ctx *rc, const Protobu
 	if (controller_check_required(req->volume_id, "volume_id", st) < 0)
 		goto out;
 	if (req->n_mutable_parameters == 0) {
-		status_set(st, STATUS_INVALID_ARGUMENT, "mutable_parameters is required");
+		/* The spec marks the map REQUIRED, but also says nothing may change
+		 * for an absent key: an empty map is a request to change nothing.
+		 * Answering it (NOT_FOUND for an unknown volume, else OK without a
+		 * ModifyVolume) is what csi-sanity expects of a driver it runs
+		 * without --csi.testvolumemutableparameters. */
+		if (!controller_id_valid(req->volume_id, "vol-")) {
+			status_set(st, STATUS_NOT_FOUND, "volume %s does not exist", req->volume_id);
+			goto out;
+		}
+		struct cloud_disk d;
+		if (cloud_get_disk(svc->cloud, rc, req->volume_id, &d, st) < 0) {
+			cloud_disk_dispose(&d);
+			controller_fail(st, "modify volume %s", req->volume_id);
+			goto out;
+		}
+		cloud_disk_dispose(&d);
+		Csi__V1__ControllerModifyVolumeResponse *r = xmalloc(sizeof *r);
+		csi__v1__controller_modify_volume_response__init(r);
+		*resp = &r->base;
+		ret = 0;
 		goto out;
 	}
 	CONTROLLER_MAP_VIEW(&params, req->n_mutable_parameters, req->mutable_parameters);

@@ -31,6 +31,8 @@ struct controller_service *controller_service_new(const struct controller_config
 		cloud_tags_init(&svc->extra_tags);
 	if (cfg != NULL && cfg->k8s_tag_cluster_id != NULL && cfg->k8s_tag_cluster_id[0] != '\0')
 		svc->cluster_id = xstrdup(cfg->k8s_tag_cluster_id);
+	if (cfg != NULL && cfg->default_zone != NULL && cfg->default_zone[0] != '\0')
+		svc->default_zone = xstrdup(cfg->default_zone);
 	svc->default_fs_type = xstrdup(cfg != NULL && cfg->default_fs_type != NULL && cfg->default_fs_type[0] != '\0'
 					       ? cfg->default_fs_type
 					       : "ext4");
@@ -50,6 +52,7 @@ void controller_service_free(struct controller_service *svc)
 	inflight_free(svc->inflight);
 	cloud_tags_dispose(&svc->extra_tags);
 	free(svc->cluster_id);
+	free(svc->default_zone);
 	free(svc->default_fs_type);
 	free(svc);
 }

@@ -116,11 +116,16 @@ static bool topology_allows(const Csi__V1__TopologyRequirement *tr, const char *
 	return !constrained;
 }
 
-/* A zone of the region for a request without topology: spread by the name's
- * hash (deterministic, so a retry picks the same zone) over the available
- * availability zones (not Local or Wavelength zones). */
+/* A zone of the region for a request without topology: the configured default
+ * (the controller's own zone), else spread by the name's hash (deterministic,
+ * so a retry picks the same zone) over the available availability zones (not
+ * Local or Wavelength zones). */
 static int default_zone(struct controller_service *svc, const struct rpc_ctx *rc, struct want *w, struct status *st)
 {
+	if (svc->default_zone != NULL) {
+		w->zone = xstrdup(svc->default_zone);
+		return 0;
+	}
 	struct cloud_zone_list zl;
 	if (cloud_availability_zones(svc->cloud, rc, &zl, st) < 0) {
 		cloud_zone_list_dispose(&zl);

@@ -100,8 +100,16 @@ int node_expand_volume(void *svcp, const struct rpc_ctx *rc, const ProtobufCMess
 	bool held = false;
 	int ret = -1;
 
-	if (node_check_volume_id(req->volume_id, st) < 0 ||
-	    node_check_path(svc, "volume_path", req->volume_path, st) < 0 ||
+	if (node_check_volume_id(req->volume_id, st) < 0)
+		goto out;
+	/* As for stats: a relative volume_path cannot hold a volume of ours, so
+	 * the volume is NOT_FOUND there (CSI §NodeExpandVolume; csi-sanity sends
+	 * "some/path" for a volume that does not exist). */
+	if (req->volume_path != NULL && req->volume_path[0] != '\0' && req->volume_path[0] != '/') {
+		status_set(st, STATUS_NOT_FOUND, "volume %s is not at %s", req->volume_id, req->volume_path);
+		goto out;
+	}
+	if (node_check_path(svc, "volume_path", req->volume_path, st) < 0 ||
 	    check_capacity_range(req->capacity_range, st) < 0)
 		goto out;
 	if (req->staging_target_path != NULL && req->staging_target_path[0] != '\0' &&

@@ -540,16 +540,31 @@ static void assert_signed(struct t *t, const struct stub_request *r, const char 
 
 /* ---- volumes -------------------------------------------------------------------------------- */
 
-static const char *create_answer(const char *state)
+/* A CreateVolume answer created at `created` (ISO 8601; NULL: now, as a fresh
+ * create is). */
+static const char *create_answer_at(const char *state, const char *created)
 {
 	static char b[1024];
+	char now[32];
+	if (created == NULL) {
+		time_t t = (time_t)(real_wall_ms() / 1000);
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", &tm);
+		created = now;
+	}
 	snprintf(b, sizeof b,
 		 "<CreateVolumeResponse " NS "><requestId>r-cv</requestId><volumeId>vol-0new</volumeId>"
 		 "<size>10</size><snapshotId/><availabilityZone>us-east-1a</availabilityZone><status>%s</status>"
-		 "<createTime>2024-01-02T03:04:05Z</createTime><volumeType>gp3</volumeType><iops>4000</iops>"
+		 "<createTime>%s</createTime><volumeType>gp3</volumeType><iops>4000</iops>"
 		 "<throughput>250</throughput><encrypted>true</encrypted></CreateVolumeResponse>",
-		 state);
+		 state, created);
 	return b;
+}
+
+static const char *create_answer(const char *state)
+{
+	return create_answer_at(state, NULL);
 }
 
 static void test_create_volume_waits_until_available(void **state)
@@ -682,6 +697,36 @@ static void test_create_volume_vanishes(void **state)
 	assert_int_equal(st.code, STATUS_ABORTED);
 	assert_true(fc_now(&t->clk) - t0 >= 10000);
 	assert_true(count_of(t, "DescribeVolumes") >= 4);
+}
+
+/* A name reused after its volume was deleted: EC2 answers the old token with
+ * the old volume, which is gone. That is a burned token (ALREADY_EXISTS, as
+ * IdempotentParameterMismatch), not a KMS rollback. */
+static void test_create_volume_replayed_token_of_deleted_volume(void **state)
+{
+	struct t *t = *state;
+	struct cloud_disk_options o = { .client_token = TOKEN64, .zone = "us-east-1a" };
+	struct rpc_ctx rc = ctx_for(t, "/m", 600000);
+	struct cloud_disk d;
+	struct status st = STATUS_INIT;
+	script("CreateVolume", 200, 1, "%s", create_answer_at("deleted", "2024-01-02T03:04:05Z"));
+	assert_int_equal(cloud_create_disk(t->c, &rc, &o, &d, &st), -1);
+	cloud_disk_dispose(&d);
+	assert_int_equal(st.code, STATUS_ALREADY_EXISTS);
+	assert_non_null(strstr(st.msg, "no longer exists"));
+
+	script("CreateVolume", 200, 1, "%s", create_answer_at("available", "2024-01-02T03:04:05Z"));
+	script_file("DescribeVolumes", 400, -1, FIX "error-InvalidVolume.NotFound.xml");
+	int64_t t0 = fc_now(&t->clk);
+	status_clear(&st);
+	assert_int_equal(cloud_create_disk(t->c, &rc, &o, &d, &st), 0);
+	cloud_disk_dispose(&d);  /* "available" in the answer: taken as is */
+
+	script("CreateVolume", 200, 1, "%s", create_answer_at("creating", "2024-01-02T03:04:05Z"));
+	assert_int_equal(cloud_create_disk(t->c, &rc, &o, &d, &st), -1);
+	cloud_disk_dispose(&d);
+	assert_int_equal(st.code, STATUS_ALREADY_EXISTS);
+	assert_true(fc_now(&t->clk) - t0 < 10000); /* no grace period for a replay */
 }
 
 static void test_create_volume_wait_bounded_by_deadline(void **state)
@@ -1593,6 +1638,12 @@ static void test_200_creates_share_describes(void **state)
 	struct cloud_aws_options o;
 	memset(&o, 0, sizeof o);
 	o.batching.window_ms = 100;
+	/* Every waiter's sleep advances the shared fake clock; with 200 of them,
+	 * long polls would push it past the batches' own deadlines on a loaded
+	 * machine. Short polls keep fake time close to real time. */
+	o.create_delay_ms = 1;
+	o.poll_initial_ms = 1;
+	o.poll_cap_ms = 5;
 	t->c = make_cloud(t, &o);
 	W.dyn_volumes = true;
 	enum { N = 200 };
@@ -1678,6 +1729,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_create_volume_waits_until_available),
 		T(test_create_volume_idempotent_and_mismatch),
+		T(test_create_volume_replayed_token_of_deleted_volume),
 		T(test_create_volume_vanishes),
 		T(test_create_volume_wait_bounded_by_deadline),
 		T(test_copy_and_delete),

@@ -316,6 +316,23 @@ static void test_topology(void **state)
 	ct_create_topology(q, true, "topology.kubernetes.io/zone", "us-east-1a");
 	assert_string_equal(zone_of(fx, q, z, sizeof z), "us-east-1a");
 	assert_int_equal(cloud_fake_calls(fx->fake, CLOUD_OP_AVAILABILITY_ZONES), 0);
+
+	/* No topology with a configured default (the controller's own zone):
+	 * that zone, without listing the region's zones. */
+	fx->cfg.default_zone = "us-east-1c";
+	ctl_fx_restart(fx);
+	for (int i = 0; i < 5; i++) {
+		char name[16];
+		snprintf(name, sizeof name, "t5-%d", i);
+		q = ct_create_req(name, CT_GIB, 0, ct_cap_mount(NULL, CT_SNW));
+		assert_string_equal(zone_of(fx, q, z, sizeof z), "us-east-1c");
+	}
+	assert_int_equal(cloud_fake_calls(fx->fake, CLOUD_OP_AVAILABILITY_ZONES), 0);
+	/* Requested topology still wins over the default. */
+	q = ct_create_req("t6", CT_GIB, 0, ct_cap_mount(NULL, CT_SNW));
+	ct_create_topology(q, true, "topology.kubernetes.io/zone", "us-east-1b");
+	assert_string_equal(zone_of(fx, q, z, sizeof z), "us-east-1b");
+	fx->cfg.default_zone = NULL;
 }
 
 static void test_idempotent_across_restart(void **state)

@@ -182,7 +182,6 @@ static void test_modify_validation(void **state)
 	static const struct {
 		const char *key, *value, *expect;
 	} cases[] = {
-		{ NULL, NULL, "mutable_parameters" },
 		{ "color", "blue", "color" },
 		{ "iops", "x", "iops" },
 		{ "type", "gp9", "gp9" },
@@ -210,6 +209,23 @@ static void test_modify_validation(void **state)
 	q = ct_modify_req("vol-00000000000000fff");
 	ct_modify_param(q, "iops", "3000");
 	assert_int_equal(modify(fx, q, &st), STATUS_NOT_FOUND);
+}
+
+/* No mutable parameters: nothing to change. Unknown volume → NOT_FOUND; a known
+ * one → OK without any ModifyVolume or tag call (what csi-sanity expects). */
+static void test_modify_nothing(void **state)
+{
+	struct ctl_fx *fx = *state;
+	struct status st;
+	Csi__V1__ControllerModifyVolumeRequest *q = ct_modify_req("vol-00000000000000fff");
+	assert_int_equal(modify(fx, q, &st), STATUS_NOT_FOUND);
+	q = ct_modify_req("non-existing-volume-id");
+	assert_int_equal(modify(fx, q, &st), STATUS_NOT_FOUND);
+	char *vol = ct_make_volume(fx, "m0");
+	q = ct_modify_req(vol);
+	assert_int_equal(modify(fx, q, &st), STATUS_OK);
+	assert_int_equal(cloud_fake_modify_volume_calls(fx->fake), 0);
+	free(vol);
 }
 
 static void test_resize_keeps_iops_ratio(void **state)
@@ -321,6 +337,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_expand, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expand_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_modify, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_modify_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_modify_validation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resize_keeps_iops_ratio, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_coalescer_merges, setup, teardown),

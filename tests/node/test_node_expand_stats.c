@@ -121,6 +121,8 @@ static void test_expand_failures(void **state)
 			 -STATUS_NOT_FOUND);
 	/* The volume's device is gone. */
 	assert_int_equal(expand(fx, nt_expand_req(NT_VOL2, pub, NULL, NULL, 0), &st), -STATUS_NOT_FOUND);
+	/* csi-sanity's "volume not found": a relative path holds nothing of ours. */
+	assert_int_equal(expand(fx, nt_expand_req(NT_VOL1, "some/path", NULL, NULL, 0), &st), -STATUS_NOT_FOUND);
 	/* Another volume asks to grow VOL1's mount. */
 	assert_int_equal(node_fx_link(fx, NT_VOL2, DEV2), 0);
 	mounter_fake_add_device(fx->m, DEV2, GiB, MOUNTER_CONTENT_BLANK, NULL);
