@@ -104,6 +104,50 @@ static void test_value_forms(void **state)
 	driver_options_dispose(&o);
 }
 
+static void test_service_flags(void **state)
+{
+	(void)state;
+	struct driver_options o;
+	struct status st;
+	/* defaults */
+	assert_int_equal(parse(&o, &st, 1), 0);
+	assert_true(o.batching);
+	assert_true(o.metadata_imds && o.metadata_kubernetes);
+	assert_int_equal(o.volume_attach_limit, -1);
+	assert_int_equal(o.reserved_volume_attachments, -1);
+	assert_null(o.http_endpoint);
+	assert_false(o.pre_stop_hook);
+	driver_options_dispose(&o);
+
+	assert_int_equal(parse(&o, &st, 9, "--http-endpoint=0.0.0.0:3301", "--extra-tags=a=b,c=d", "--k8s-tag-cluster-id",
+			       "c1", "--batching=false", "--warn-on-invalid-tag", "--metadata-sources= Kubernetes ",
+			       "--csi-mount-point-prefix=/var/lib/kubelet/plugins/"),
+			 0);
+	assert_string_equal(o.http_endpoint, "0.0.0.0:3301");
+	assert_string_equal(o.extra_tags, "a=b,c=d");
+	assert_string_equal(o.k8s_tag_cluster_id, "c1");
+	assert_false(o.batching);
+	assert_true(o.warn_on_invalid_tag);
+	assert_false(o.metadata_imds);
+	assert_true(o.metadata_kubernetes);
+	assert_string_equal(o.csi_mount_point_prefix, "/var/lib/kubelet/plugins/");
+	driver_options_dispose(&o);
+
+	assert_int_equal(parse(&o, &st, 6, "node", "--volume-attach-limit=20", "--kubelet-root=/var/lib/kubelet",
+			       "--by-id-dir=/dev/disk/by-id", "--legacy-xfs"),
+			 0);
+	assert_int_equal(o.mode, CSI_MODE_NODE);
+	assert_int_equal(o.volume_attach_limit, 20);
+	assert_string_equal(o.kubelet_root, "/var/lib/kubelet");
+	assert_true(o.legacy_xfs);
+	driver_options_dispose(&o);
+
+	assert_int_equal(parse(&o, &st, 3, "pre-stop-hook", "--kubeconfig=/k"), 0);
+	assert_true(o.pre_stop_hook);
+	assert_string_equal(o.kubeconfig, "/k");
+	driver_options_dispose(&o);
+}
+
 static void test_errors_name_the_flag(void **state)
 {
 	(void)state;
@@ -122,6 +166,14 @@ static void test_errors_name_the_flag(void **state)
 		{ { "--grace-period=99999" }, 2, "--grace-period" },
 		{ { "--version=maybe" }, 2, "--version" },
 		{ { "--workers", "99999999999999999999" }, 3, "--workers" },
+		{ { "--http-endpoint=3301" }, 2, "--http-endpoint" },
+		{ { "--http-endpoint=:99999" }, 2, "--http-endpoint" },
+		{ { "--metadata-sources=imds,ec2" }, 2, "--metadata-sources" },
+		{ { "--metadata-sources=" }, 2, "--metadata-sources" },
+		{ { "--kubelet-root=var/lib" }, 2, "--kubelet-root" },
+		{ { "--csi-mount-point-prefix=rel" }, 2, "--csi-mount-point-prefix" },
+		{ { "--volume-attach-limit=5", "--reserved-volume-attachments=1" }, 3, "mutually exclusive" },
+		{ { "--batching=maybe" }, 2, "--batching" },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		struct driver_options o;
@@ -154,6 +206,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_modes),
 		cmocka_unit_test(test_value_forms),
+		cmocka_unit_test(test_service_flags),
 		cmocka_unit_test(test_errors_name_the_flag),
 		cmocka_unit_test(test_usage_lists_flags),
 	};
