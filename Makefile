@@ -103,7 +103,7 @@ libpath = $(1)/lib$(2).a
 
 # ---- top-level targets ----------------------------------------------------
 .DEFAULT_GOAL := all
-.PHONY: all help deps check-deps run test unit integration bench clean fmt layering
+.PHONY: all help deps check-deps run demo test unit integration bench clean fmt layering
 
 all: $(BUILD)/ebs-csi-driver $(if $(strip $(EC2SIM_SRCS)),$(BUILD)/ebs-ec2-sim)  ## Build build/ebs-csi-driver and build/ebs-ec2-sim (release)
 
@@ -138,6 +138,9 @@ deps:  ## Install the Debian packages the build and tests need (apt-get, as root
 run: deps  ## Build and start the driver in `all` mode on ./run/csi.sock, on the embedded EC2 simulator
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) sh tools/run-local.sh $(RUN_ARGS)
+
+demo: deps  ## One volume's whole life against the driver `make run` serves (run that first, as root)
+	@$(PY) tools/demo.py
 
 test: deps  ## Run every test: sanitizer unit tests, then integration (pytest)
 	@$(MAKE) --no-print-directory test-build
