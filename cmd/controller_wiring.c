@@ -99,8 +99,8 @@ int controller_wiring_health(void *ctx, struct status *st)
 	struct rpc_ctx rc = { .method = "/csi.v1.Identity/Probe", .deadline_ms = rpc_now_ms() + 5000 };
 	if (cloud_health_check(rt->cloud, &rc, st) == 0)
 		return 0;
-	status_prefix(st, "EC2 health check (DescribeAvailabilityZones DryRun at %s) failed; check the credentials, "
-		      "the IAM policy and AWS_REGION/AWS_ENDPOINT_URL_EC2: ", cloud_aws_endpoint(rt->cloud));
+	/* The hint comes first: a status message is bounded, the cause may be long. */
+	status_prefix(st, "EC2 unreachable (check credentials, IAM policy, AWS_REGION, AWS_ENDPOINT_URL_EC2): ");
 	st->code = STATUS_FAILED_PRECONDITION;
 	return -1;
 }
