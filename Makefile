@@ -41,6 +41,10 @@ CFLAGS_ASAN = $(BASEFLAGS) -O1 -fno-omit-frame-pointer -fsanitize=address,undefi
 LDFLAGS_ASAN := -fsanitize=address,undefined -pthread
 
 DEFS_VERSION = -DEBS_VERSION='"$(VERSION)"' -DEBS_GIT_COMMIT='"$(GIT_COMMIT)"' -DEBS_BUILD_DATE='"$(BUILD_DATE)"'
+# The version is compiled into cmd/ebs-csi-driver.c: rebuild it when the commit
+# (or the dirty state) changes, which make cannot see from the sources alone.
+VERSION_STAMP := $(BUILD)/version.stamp
+$(shell mkdir -p $(BUILD) && (echo '$(VERSION) $(GIT_COMMIT)' | cmp -s - $(VERSION_STAMP) || echo '$(VERSION) $(GIT_COMMIT)' > $(VERSION_STAMP)))
 
 # ---- module source lists ---------------------------------------------------
 COMMON_SRCS :=
@@ -148,9 +152,9 @@ test: deps  ## Run every test: sanitizer unit tests, then integration (pytest)
 
 test-build: $(BUILD)/ebs-csi-driver $(ASAN)/ebs-csi-driver $(if $(strip $(EC2SIM_SRCS)),$(ASAN)/ebs-ec2-sim) unit-build
 
-bench: deps  ## Benchmarks: memory and latency figures into bench/results.md
+bench: deps  ## Benchmarks into bench/results.md: memory, latency, EC2 calls, attach storm, NodeStage (~5 min; BENCH_ARGS=--quick: 1 min)
 	@$(MAKE) --no-print-directory all
-	@$(PY) tests/bench/bench.py --driver $(BUILD)/ebs-csi-driver --out bench/results.md
+	@$(PY) tests/bench/bench.py --driver $(BUILD)/ebs-csi-driver --sim $(BUILD)/ebs-ec2-sim --out bench/results.md $(BENCH_ARGS)
 
 clean:  ## Remove build/
 	rm -rf $(BUILD)
@@ -225,6 +229,8 @@ $(BUILD)/ebs-ec2-sim: $(call objs,$(BUILD),$(EC2SIM_SRCS)) $(addprefix $(BUILD)/
 $(ASAN)/ebs-ec2-sim: $(call objs,$(ASAN),$(EC2SIM_SRCS)) $(addprefix $(ASAN)/,$(foreach l,$(LIB_ec2sim),lib$(l).a))
 	$(call say,LD,$@)
 	$(Q)$(CC) $(LDFLAGS_ASAN) -o $@ $^ $(call pkg_libs,$(PKGS_ec2sim))
+
+$(BUILD)/obj/cmd/ebs-csi-driver.o $(ASAN)/obj/cmd/ebs-csi-driver.o: $(VERSION_STAMP)
 
 # ---- unit tests -----------------------------------------------------------------
 # tests/<module>/test_*.c → build/asan/tests/<module>/test_*, linked with the module's

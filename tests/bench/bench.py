@@ -1,175 +1,166 @@
 #!/usr/bin/python3
 """Benchmarks of ebs-csi-driver (figures for reading, never asserted).
 
-Reports, for `ebs-csi-driver all` on a unix socket:
-  - start → first successful Probe
-  - RSS idle and after a sustained load, split into anonymous and file-backed
-    memory (/proc/PID/smaps_rollup)
-  - Probe latency (median, p99) from one sequential client, and throughput with
-    several concurrent clients (the Python client is part of what is measured)
-Writes a Markdown table to --out and prints it.
+`make bench` runs this with the release build (build/ebs-csi-driver and
+build/ebs-ec2-sim); it prints a Markdown report and writes it to --out.
+
+Sections (each its own module, tests/bench/bench_*.py):
+  modes      per mode (controller, node, all): start → first Probe OK, idle RSS
+             split anon/file (/proc/PID/smaps_rollup), Probe and NodeGetInfo
+             latency and throughput (C-core and Python clients), peak RSS under
+             a sustained load and RSS after it — issue 2's targets
+  lifecycle  EC2 calls by action per volume lifecycle (create → publish →
+             unpublish → delete) with N volumes in flight — issue 5's targets
+  storm      ControllerPublish of N volumes under EC2's mutating throttle
+             (--throttle aws): achieved attach rate against the bucket's limit
+  stage      NodeStage of a blank 10 GiB volume against the same mkfs + mount
+             by hand on an identical loop device, ext4 and xfs — issue 6's
+             target (root and loop devices; skipped otherwise)
+
+--quick runs every section small (about a minute), for a smoke test.
 """
 import argparse
+import json
 import os
 import platform
-import signal
-import statistics
+import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import bench_common as bc  # noqa: E402
+
+SECTIONS = ("modes", "lifecycle", "storm", "stage")
 
 
-def stubs(build):
-    out = os.path.join(build, "py")
-    os.makedirs(out, exist_ok=True)
-    from grpc_tools import protoc
-    protoc.main(["protoc", f"-I{ROOT}/csi-proto", "-I/usr/include", f"--python_out={out}",
-                 f"--grpc_python_out={out}", f"{ROOT}/csi-proto/csi.proto"])
-    sys.path.insert(0, out)
+def config(a):
+    full = dict(load_seconds=30.0, tput_seconds=5.0, latency_calls=3000, clients=8, idle_seconds=2.0,
+                lifecycle_volumes=200, storm_volumes=500, stage_repeats=5, stage_gib=10)
+    quick = dict(load_seconds=5.0, tput_seconds=1.0, latency_calls=500, clients=8, idle_seconds=1.0,
+                 lifecycle_volumes=50, storm_volumes=100, stage_repeats=1, stage_gib=10)
+    c = quick if a.quick else full
+    for k in c:
+        v = getattr(a, k, None)
+        if v is not None:
+            c[k] = v
+    return argparse.Namespace(**c)
 
 
-def smaps(pid):
-    vals = {}
-    with open(f"/proc/{pid}/smaps_rollup") as f:
-        for line in f:
-            parts = line.split()
-            if len(parts) >= 2 and parts[0].endswith(":") and parts[1].isdigit():
-                vals[parts[0][:-1]] = int(parts[1])
-    rss = vals.get("Rss", 0)
-    anon = vals.get("Anonymous", 0)
-    return rss, anon, rss - anon
+def git_describe():
+    try:
+        return subprocess.run(["git", "-C", bc.ROOT, "describe", "--tags", "--always", "--dirty"],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout.strip()
+    except OSError:
+        return "?"
 
 
-def threads_of(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("Threads:"):
-                return int(line.split()[1])
-    return 0
-
-
-def mb(kb):
-    return f"{kb / 1024:.2f} MB"
+def binary_built(path):
+    try:
+        out = subprocess.run([path, "--version"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                             timeout=10).stdout
+        return json.loads(out).get("buildDate", "?")
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return "?"
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--driver", default=os.path.join(ROOT, "build", "ebs-csi-driver"))
-    ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results.md"))
-    ap.add_argument("--load-seconds", type=float, default=30.0)
-    ap.add_argument("--clients", type=int, default=8)
-    ap.add_argument("--latency-calls", type=int, default=3000)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--driver", default=os.path.join(bc.BUILD, "ebs-csi-driver"))
+    ap.add_argument("--sim", default=os.path.join(bc.BUILD, "ebs-ec2-sim"))
+    ap.add_argument("--out", default=os.path.join(bc.ROOT, "bench", "results.md"))
+    ap.add_argument("--quick", action="store_true", help="every section small: a one-minute smoke run")
+    ap.add_argument("--only", default=",".join(SECTIONS), help="comma-separated sections: " + ", ".join(SECTIONS))
+    ap.add_argument("--load-seconds", type=float)
+    ap.add_argument("--clients", type=int)
+    ap.add_argument("--latency-calls", type=int)
+    ap.add_argument("--lifecycle-volumes", type=int)
+    ap.add_argument("--storm-volumes", type=int)
+    ap.add_argument("--stage-repeats", type=int)
+    ap.add_argument("--keep", action="store_true", help="keep the work directory (logs, simulator state)")
     a = ap.parse_args()
-    stubs(os.path.join(ROOT, "build"))
+    cfg = config(a)
+    only = [s.strip() for s in a.only.split(",") if s.strip()]
+    for s in only:
+        if s not in SECTIONS:
+            ap.error(f"unknown section {s}")
+    for b in (a.driver, a.sim):
+        if not os.access(b, os.X_OK):
+            sys.exit(f"bench: {b} is missing: run `make all` first")
+    # The modules start these binaries.
+    bc.DRIVER_BIN, bc.SIM_BIN = a.driver, a.sim
+
+    bc.stubs()
     import grpc
-    import csi_pb2
-    import csi_pb2_grpc
-
-    tmp = tempfile.mkdtemp(prefix="ebs-bench-")
-    sock = os.path.join(tmp, "csi.sock")
-    t0 = time.monotonic()
-    proc = subprocess.Popen([a.driver, "all", "--endpoint", "unix://" + sock], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    rows = []
+    cbin = bc.build_c_client()
+    load_before = os.getloadavg()[0]
+    if load_before > 0.5:
+        bc.log(f"load average {load_before:.2f}: other work on this machine will show in the figures")
+    work = tempfile.mkdtemp(prefix="ebs-bench-")
+    t_start = time.monotonic()
+    parts = []
+    timings = []
     try:
-        # Poll the socket itself: a gRPC channel that fails to connect backs off
-        # for a second or more, which would measure the client, not the driver.
-        import socket as pysock
-        while True:
-            s = pysock.socket(pysock.AF_UNIX)
-            try:
-                s.connect(sock)
-                break
-            except OSError:
-                if time.monotonic() - t0 > 20:
-                    raise
-                time.sleep(0.001)
-            finally:
-                s.close()
-        ch = grpc.insecure_channel("unix://" + sock)
-        csi_pb2_grpc.IdentityStub(ch).Probe(csi_pb2.ProbeRequest(), timeout=5)
-        start_ms = (time.monotonic() - t0) * 1000
-        ch.close()
-        time.sleep(2.0)
-        idle = smaps(proc.pid)
-        idle_threads = threads_of(proc.pid)
-
-        # Latency: one client, sequential calls.
-        ch = grpc.insecure_channel("unix://" + sock)
-        ident = csi_pb2_grpc.IdentityStub(ch)
-        for _ in range(200):
-            ident.Probe(csi_pb2.ProbeRequest(), timeout=5)
-        lat = []
-        for _ in range(a.latency_calls):
-            s = time.perf_counter()
-            ident.Probe(csi_pb2.ProbeRequest(), timeout=5)
-            lat.append((time.perf_counter() - s) * 1e6)
-        lat.sort()
-        p50 = statistics.median(lat)
-        p99 = lat[int(len(lat) * 0.99) - 1]
-        ch.close()
-
-        # Throughput and loaded memory: concurrent clients for load-seconds, each with its own channel.
-        stop = time.monotonic() + a.load_seconds
-        counts = [0] * a.clients
-        peak = [0, 0, 0]
-
-        def client(i):
-            with grpc.insecure_channel("unix://" + sock) as c:
-                st = csi_pb2_grpc.IdentityStub(c)
-                calls = [st.Probe, st.GetPluginInfo, st.GetPluginCapabilities]
-                reqs = [csi_pb2.ProbeRequest(), csi_pb2.GetPluginInfoRequest(), csi_pb2.GetPluginCapabilitiesRequest()]
-                n = 0
-                while time.monotonic() < stop:
-                    calls[n % 3](reqs[n % 3], timeout=10)
-                    n += 1
-                counts[i] = n
-
-        ths = [threading.Thread(target=client, args=(i,)) for i in range(a.clients)]
-        t_load = time.monotonic()
-        for t in ths:
-            t.start()
-        while any(t.is_alive() for t in ths):
-            m = smaps(proc.pid)
-            if m[0] > peak[0]:
-                peak = list(m)
-            time.sleep(0.5)
-        for t in ths:
-            t.join()
-        elapsed = time.monotonic() - t_load
-        loaded = smaps(proc.pid)
-        loaded_threads = threads_of(proc.pid)
-        qps = sum(counts) / elapsed
-        time.sleep(2.0)
-        after = smaps(proc.pid)
+        if "modes" in only:
+            import bench_modes
+            t = time.monotonic()
+            bc.log("modes: controller, node, all")
+            res = bench_modes.run(work, cfg, cbin)
+            tbl, notes = bench_modes.table(res, cfg, cbin)
+            parts.append(("Memory, start-up and latency per mode", tbl, notes))
+            timings.append(("modes", time.monotonic() - t))
+        if "lifecycle" in only or "storm" in only:
+            import bench_ec2
+            if "lifecycle" in only:
+                t = time.monotonic()
+                bc.log(f"lifecycle: {cfg.lifecycle_volumes} volumes in flight")
+                parts.append(("EC2 calls per volume lifecycle",) + bench_ec2.lifecycle(work, cfg))
+                timings.append(("lifecycle", time.monotonic() - t))
+            if "storm" in only:
+                t = time.monotonic()
+                bc.log(f"storm: {cfg.storm_volumes} ControllerPublish under --throttle aws")
+                parts.append(("Attach storm under EC2's throttle",) + bench_ec2.storm(work, cfg))
+                timings.append(("storm", time.monotonic() - t))
+        if "stage" in only:
+            import bench_stage
+            t = time.monotonic()
+            bc.log(f"stage: NodeStage of a blank {cfg.stage_gib} GiB volume against mkfs + mount")
+            parts.append(("NodeStage against mkfs + mount by hand",) + bench_stage.run(work, cfg))
+            timings.append(("stage", time.monotonic() - t))
     finally:
-        proc.send_signal(signal.SIGTERM)
-        rc = proc.wait(timeout=60)
+        if a.keep:
+            bc.log(f"work directory kept: {work}")
+        else:
+            bc.unmount_under(work)
+            bc.release_loops(work)
+            shutil.rmtree(work, ignore_errors=True)
+    total = time.monotonic() - t_start
 
-    rows = [
-        ("start → first Probe OK", f"{start_ms:.1f} ms"),
-        ("idle RSS (anon / file)", f"{mb(idle[0])} ({mb(idle[1])} / {mb(idle[2])})"),
-        ("idle threads", str(idle_threads)),
-        (f"Probe latency, 1 sequential client, {a.latency_calls} calls", f"median {p50:.0f} µs, p99 {p99:.0f} µs"),
-        (f"Identity throughput, {a.clients} concurrent clients, {a.load_seconds:.0f} s", f"{qps:.0f} calls/s"),
-        ("peak RSS under load (anon / file)", f"{mb(peak[0])} ({mb(peak[1])} / {mb(peak[2])})"),
-        (f"RSS after {a.load_seconds:.0f} s of load (anon / file)", f"{mb(loaded[0])} ({mb(loaded[1])} / {mb(loaded[2])})"),
-        ("threads after load", str(loaded_threads)),
-        ("RSS 2 s after load (anon / file)", f"{mb(after[0])} ({mb(after[1])} / {mb(after[2])})"),
-        ("exit status after SIGTERM", str(rc)),
-    ]
+    cpu = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), "?")
+    except OSError:
+        pass
     md = ["# ebs-csi-driver benchmarks", "",
-          f"`{os.path.relpath(a.driver, ROOT)} all` on a unix socket; {platform.machine()}, {os.cpu_count()} cores; "
-          f"client: Python grpcio ({grpc.__version__}), which bounds the throughput figure. "
-          f"Targets (issue 2): idle RSS ≤ 8 MB, anonymous ≤ 1.5 MB idle and ≤ 3 MB after 30 s of load.",
-          "", "| measure | value |", "|---|---|"]
-    md += [f"| {k} | {v} |" for k, v in rows]
-    text = "\n".join(md) + "\n"
-    os.makedirs(os.path.dirname(a.out), exist_ok=True)
+          f"Release build `{os.path.relpath(a.driver, bc.ROOT)}` (tree {git_describe()}, linked "
+          f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(os.path.getmtime(a.driver)))}, "
+          f"build date in --version {binary_built(a.driver)}) against "
+          f"`{os.path.relpath(a.sim, bc.ROOT)}`, {time.strftime('%Y-%m-%d')}; {platform.machine()}, "
+          f"{os.cpu_count()} cores ({cpu}), Linux {platform.release()}; Python grpcio {grpc.__version__}. "
+          f"{'**Quick run** (`--quick`): small sizes, figures indicative only. ' if a.quick else ''}"
+          "Figures are for reading, not asserted. Rerun: `make bench` (about 5 minutes; "
+          "`/usr/bin/python3 tests/bench/bench.py --quick` for a one-minute smoke run).", ""]
+    for title, tbl, notes in parts:
+        md += [f"## {title}", "", tbl, "", notes, ""]
+    md += ["Run time: " + ", ".join(f"{n} {s:.0f} s" for n, s in timings) + f"; total {total:.0f} s. "
+           f"Load average (1 min) {load_before:.2f} before the run, {os.getloadavg()[0]:.2f} after it "
+           "(the benchmarks add about 1): anything else running on the machine shows in the latency, throughput "
+           "and NodeStage figures, not in the memory and EC2-call counts.", ""]
+    text = "\n".join(md)
+    os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
     with open(a.out, "w") as f:
         f.write(text)
     print(text)
