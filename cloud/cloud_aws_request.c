@@ -260,6 +260,9 @@ int cloud_aws_request(struct cloud_aws *a, const struct rpc_ctx *rc, const char 
 			retry_limiter_feedback(a->limiter, action, unfiltered, o.throttled);
 		if (ret == 0) {
 			retry_success(&r);
+			/* A failed attempt before this one left its reason in st; a
+			 * success must not carry it up (callers branch on st too). */
+			status_clear(st);
 			return 0;
 		}
 		LOG_KV(LOG_SEV_INFO, o.throttled ? 4 : 3, "EC2 call failed", "action", action, "code", o.code, "err",

@@ -99,8 +99,9 @@ int controller_wiring_health(void *ctx, struct status *st)
 	struct rpc_ctx rc = { .method = "/csi.v1.Identity/Probe", .deadline_ms = rpc_now_ms() + 5000 };
 	if (cloud_health_check(rt->cloud, &rc, st) == 0)
 		return 0;
-	/* The hint comes first: a status message is bounded, the cause may be long. */
-	status_prefix(st, "EC2 unreachable (check credentials, IAM policy, AWS_REGION, AWS_ENDPOINT_URL_EC2): ");
+	/* cloud_health_check's message already starts with the hint (endpoint,
+	 * credentials, clock, IAM permission); a second hint in front would push
+	 * the cause — the AWS error code — out of the 256-byte status message. */
 	st->code = STATUS_FAILED_PRECONDITION;
 	return -1;
 }

@@ -395,6 +395,11 @@ static void call_run(struct call *c)
 		}
 	} else if (resp == NULL) {
 		status_set(&st, STATUS_INTERNAL, "%s returned no response", m->path);
+	} else {
+		/* The return value decides: a status left behind by a step that
+		 * failed and then succeeded (an EC2 attempt retried after a
+		 * throttle) must not turn the answer into that old error. */
+		status_clear(&st);
 	}
 
 answer:

@@ -35,6 +35,7 @@
 #define SLEEPY "/csi.v1.Controller/ListVolumes"
 #define PROBE "/csi.v1.Identity/Probe"
 #define NODEINFO "/csi.v1.Node/NodeGetInfo"
+#define STALE "/csi.v1.Controller/CreateSnapshot"
 
 /* Shared with the handlers; reset per test. */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -97,6 +98,16 @@ static int h_failing(void *svc, const struct rpc_ctx *rc, const ProtobufCMessage
 	return status_set(st, STATUS_NOT_FOUND, "volume %s not found", r->volume_id);
 }
 
+/* Succeeds after a step that failed and was retried left its reason in st. */
+static int h_stale_status(void *svc, const struct rpc_ctx *rc, const ProtobufCMessage *req, ProtobufCMessage **resp,
+			  struct status *st)
+{
+	(void)svc, (void)rc, (void)req;
+	status_set(st, STATUS_UNAVAILABLE, "RequestLimitExceeded (retried)");
+	*resp = empty_create_response();
+	return 0;
+}
+
 static int h_noresp(void *svc, const struct rpc_ctx *rc, const ProtobufCMessage *req, ProtobufCMessage **resp,
 		    struct status *st)
 {
@@ -132,6 +143,7 @@ static const struct csi_method table[] = {
 	{ NOCODE, &csi__v1__validate_volume_capabilities_request__descriptor, h_nocode, NULL, CSI_LANE_SLOW },
 	{ SLEEPY, &csi__v1__list_volumes_request__descriptor, h_sleepy, NULL, CSI_LANE_SLOW },
 	{ NODEINFO, &csi__v1__node_get_info_request__descriptor, NULL, NULL, CSI_LANE_FAST },
+	{ STALE, &csi__v1__create_snapshot_request__descriptor, h_stale_status, NULL, CSI_LANE_SLOW },
 };
 
 /* Observer: counts answered calls by code. */
@@ -312,6 +324,11 @@ static void test_dispatch_and_status_mapping(void **state)
 	size_t len = csi__v1__controller_publish_volume_request__pack(&pr, buf);
 	assert_int_equal(tclient_call(f->cl, FAILING, buf, len, 5000, NULL, NULL, &details), STATUS_NOT_FOUND);
 	assert_string_equal(details, "volume vol-123 not found");
+	free(details);
+
+	/* the return value decides: a handler that succeeded is OK whatever
+	 * an earlier, retried step left in its status */
+	assert_int_equal(tclient_call(f->cl, STALE, "", 0, 5000, NULL, NULL, &details), STATUS_OK);
 	free(details);
 
 	/* success without a response, and failure without a code, are INTERNAL */
