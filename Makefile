@@ -68,6 +68,7 @@ include csi-proto/module.mk
 -include controller/module.mk
 -include cloud/ec2sim/module.mk
 include cmd/module.mk
+-include tests/fuzz/fuzz.mk
 
 # Generated protobuf-c code: csi.proto and the well-known types it imports.
 PROTO_WKT  := google/protobuf/wrappers google/protobuf/timestamp

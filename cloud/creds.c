@@ -197,8 +197,12 @@ int creds_parse_time(const char *s, time_t *out)
 	if (*p == 'Z' || *p == 'z') {
 		p++;
 	} else if (*p == '+' || *p == '-') {
-		int hh = two(p + 1), mm = p[3] == ':' ? two(p + 4) : two(p + 3);
-		if (hh < 0 || mm < 0 || hh > 23 || mm > 59)
+		/* hh first: p[3] exists only when p[1] and p[2] are digits. */
+		int hh = two(p + 1);
+		if (hh < 0)
+			return -1;
+		int mm = p[3] == ':' ? two(p + 4) : two(p + 3);
+		if (mm < 0 || hh > 23 || mm > 59)
 			return -1;
 		offset = (hh * 3600L + mm * 60L) * (*p == '-' ? -1 : 1);
 		p += p[3] == ':' ? 6 : 5;

@@ -808,13 +808,17 @@ int sigv4_verify(const struct sigv4_request *req, const struct sigv4_auth *auth,
 		const struct sigv4_header *hd = &req->headers[i];
 		if (hd->name == NULL)
 			continue;
-		char lname[256];
+		/* Any length: the signer accepts any valid name, and a signed
+		 * header skipped here would fail a correct signature. */
 		size_t nlen = strlen(hd->name);
-		if (nlen == 0 || nlen >= sizeof lname)
+		if (nlen == 0)
 			continue;
-		for (size_t k = 0; k <= nlen; k++)
-			lname[k] = (char)tolower((unsigned char)hd->name[k]);
-		if (!in_list(auth->signed_headers, lname))
+		char *lname = xstrdup(hd->name);
+		for (size_t k = 0; k < nlen; k++)
+			lname[k] = (char)tolower((unsigned char)lname[k]);
+		bool listed = in_list(auth->signed_headers, lname);
+		free(lname);
+		if (!listed)
 			continue;
 		if (hlist_add(&h, hd->name, hd->value, NULL) != 0) {
 			verify_fail(aws_code, "SignatureDoesNotMatch", st, "invalid signed header name");

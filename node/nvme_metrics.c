@@ -84,7 +84,9 @@ size_t nvme_ebs_histogram_buckets(const struct nvme_ebs_histogram *h, double *bo
 	uint64_t acc = 0;
 	size_t bins = h->bin_count < NVME_EBS_HIST_BINS ? (size_t)h->bin_count : NVME_EBS_HIST_BINS;
 	for (size_t i = 0; i < bins; i++) {
-		acc += h->bins[i].count;
+		/* Saturate: counts come from the device, and a wrapped sum would
+		 * make the cumulative histogram decrease. */
+		acc = h->bins[i].count > UINT64_MAX - acc ? UINT64_MAX : acc + h->bins[i].count;
 		double b = (double)h->bins[i].upper_us / 1e6;
 		/* Upstream keys a map by bound, so a repeated bound keeps the
 		 * later (larger) cumulative count: merge into the previous. */
