@@ -108,7 +108,7 @@ libpath = $(1)/lib$(2).a
 
 # ---- top-level targets ----------------------------------------------------
 .DEFAULT_GOAL := all
-.PHONY: all help deps check-deps run demo test unit integration bench clean fmt layering
+.PHONY: all help deps check-deps run demo test unit integration bench soak clean fmt layering
 
 all: $(BUILD)/ebs-csi-driver $(if $(strip $(EC2SIM_SRCS)),$(BUILD)/ebs-ec2-sim)  ## Build build/ebs-csi-driver and build/ebs-ec2-sim (release)
 
@@ -156,6 +156,10 @@ test-build: $(BUILD)/ebs-csi-driver $(ASAN)/ebs-csi-driver $(if $(strip $(EC2SIM
 bench: deps  ## Benchmarks into bench/results.md: memory, latency, EC2 calls, attach storm, NodeStage (~5 min; BENCH_ARGS=--quick: 1 min)
 	@$(MAKE) --no-print-directory all
 	@$(PY) tests/bench/bench.py --driver $(BUILD)/ebs-csi-driver --sim $(BUILD)/ebs-ec2-sim --out bench/results.md $(BENCH_ARGS)
+
+soak: deps  ## Full stress runs, as root: 500 faulty lifecycles, 50 kill -9 runs, simulator kill, 5 x 1000-call load
+	@$(MAKE) --no-print-directory all $(ASAN)/ebs-csi-driver
+	@$(PY) tests/stress/soak.py --lifecycles 500 --concurrency 16 --crash-runs 50 --calls 1000 --bursts 5 $(SOAK_ARGS)
 
 clean:  ## Remove build/
 	rm -rf $(BUILD)
