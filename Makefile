@@ -68,7 +68,6 @@ include csi-proto/module.mk
 -include controller/module.mk
 -include cloud/ec2sim/module.mk
 include cmd/module.mk
--include tests/fuzz/fuzz.mk
 
 # Generated protobuf-c code: csi.proto and the well-known types it imports.
 PROTO_WKT  := google/protobuf/wrappers google/protobuf/timestamp
@@ -259,5 +258,8 @@ unit: deps  ## Run the C unit tests only (sanitizer build)
 integration: deps  ## Run the pytest integration tests only
 	@$(MAKE) --no-print-directory $(ASAN)/ebs-csi-driver $(ASAN)/ebs-ec2-sim
 	@$(PY) tests/run_all.py --build $(BUILD) --only integration
+
+# Fuzzing (make fuzz): last, because its rules use the lists and macros above.
+-include tests/fuzz/fuzz.mk
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -28,6 +28,7 @@
 #include "csi-proto/pbtext.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <grpc/byte_buffer.h>
 #include <grpc/byte_buffer_reader.h>
 #include <grpc/grpc.h>
@@ -115,6 +116,7 @@ struct csi_server {
 	bool shutdown_done;
 	int inflight; /* calls accepted and not yet freed */
 	atomic_ulong calls_total;
+	int64_t last_trim_ms;  /* under mu */
 };
 
 static int64_t now_us(void)
@@ -261,8 +263,19 @@ static void call_unref(struct call *c)
 	if (had_gcall) {
 		pthread_mutex_lock(&srv->mu);
 		srv->inflight--;
+		bool trim = false;
+		int64_t now = rpc_now_ms();
+		if (srv->inflight == 0 && now - srv->last_trim_ms >= 2000) {
+			srv->last_trim_ms = now;
+			trim = true;
+		}
 		pthread_cond_broadcast(&srv->cv);
 		pthread_mutex_unlock(&srv->mu);
+		/* A burst of calls leaves freed memory scattered through malloc's
+		 * arenas; when the server falls idle, hand it back to the kernel so
+		 * the driver returns to its baseline (at most every 2 s). */
+		if (trim)
+			malloc_trim(0);
 	}
 }
 
