@@ -9,6 +9,7 @@
  * only from the few elements it wants, bounded, and sanitises it on the way out.
  */
 #include "cloud/aws_error.h"
+#include "cloud/xml_guard.h"
 
 #include <expat.h>
 
@@ -222,7 +223,7 @@ const char *aws_error_retry_name(enum aws_error_retry r)
 enum field { F_NONE, F_CODE, F_MESSAGE, F_REQUEST_ID, F_TYPE };
 
 struct parse_ctx {
-	XML_Parser parser;
+	struct xml_guard g;          /* first: see xml_guard.h */
 	int depth;                   /* current element depth (root = 1) */
 	int root;                    /* 1 Response (EC2), 2 ErrorResponse, 3 Error */
 	bool in_errors;              /* inside Response/Errors */
@@ -232,7 +233,6 @@ struct parse_ctx {
 	char text[AWS_ERROR_MESSAGE_MAX + 8];
 	size_t text_len;
 	bool text_truncated;
-	bool refused;                /* DTD / entity declaration seen */
 	struct aws_error *out;
 };
 
@@ -374,35 +374,6 @@ static void XMLCALL on_text(void *data, const XML_Char *s, int len)
 	c->text_len += n;
 }
 
-static void XMLCALL on_doctype(void *data, const XML_Char *name, const XML_Char *sysid, const XML_Char *pubid,
-			       int has_internal_subset)
-{
-	(void)name;
-	(void)sysid;
-	(void)pubid;
-	(void)has_internal_subset;
-	struct parse_ctx *c = data;
-	c->refused = true;
-	XML_StopParser(c->parser, XML_FALSE);
-}
-
-static void XMLCALL on_entity_decl(void *data, const XML_Char *name, int is_param, const XML_Char *value,
-				   int value_len, const XML_Char *base, const XML_Char *sysid, const XML_Char *pubid,
-				   const XML_Char *notation)
-{
-	(void)name;
-	(void)is_param;
-	(void)value;
-	(void)value_len;
-	(void)base;
-	(void)sysid;
-	(void)pubid;
-	(void)notation;
-	struct parse_ctx *c = data;
-	c->refused = true;
-	XML_StopParser(c->parser, XML_FALSE);
-}
-
 static void clear_fields(struct aws_error *e)
 {
 	e->code[0] = e->message[0] = e->request_id[0] = e->type[0] = '\0';
@@ -420,29 +391,28 @@ int aws_error_parse(const char *body, size_t len, int http_status, struct aws_er
 	struct parse_ctx c;
 	memset(&c, 0, sizeof c);
 	c.out = out;
-	c.parser = XML_ParserCreateNS(NULL, '\x01');
-	if (c.parser == NULL)
+	c.g.parser = XML_ParserCreateNS(NULL, '\x01');
+	if (c.g.parser == NULL)
 		return status_set(st, STATUS_INTERNAL, "cannot create XML parser");
-	XML_SetUserData(c.parser, &c);
-	XML_SetElementHandler(c.parser, on_start, on_end);
-	XML_SetCharacterDataHandler(c.parser, on_text);
-	XML_SetStartDoctypeDeclHandler(c.parser, on_doctype);
-	XML_SetEntityDeclHandler(c.parser, on_entity_decl);
+	XML_SetUserData(c.g.parser, &c);
+	XML_SetElementHandler(c.g.parser, on_start, on_end);
+	XML_SetCharacterDataHandler(c.g.parser, on_text);
+	xml_guard_install(&c.g);
 
-	enum XML_Status xs = XML_Parse(c.parser, body, (int)len, XML_TRUE);
+	enum XML_Status xs = XML_Parse(c.g.parser, body, (int)len, XML_TRUE);
 	int rc = 0;
-	if (c.refused) {
+	if (c.g.refused) {
 		rc = status_set(st, STATUS_INTERNAL, "error body declares a DTD (HTTP %d); refused", http_status);
 	} else if (xs != XML_STATUS_OK) {
 		rc = status_set(st, STATUS_INTERNAL, "malformed error body (HTTP %d): %s at line %lu", http_status,
-				XML_ErrorString(XML_GetErrorCode(c.parser)),
-				(unsigned long)XML_GetCurrentLineNumber(c.parser));
+				XML_ErrorString(XML_GetErrorCode(c.g.parser)),
+				(unsigned long)XML_GetCurrentLineNumber(c.g.parser));
 	} else if (c.root == 0) {
 		rc = status_set(st, STATUS_INTERNAL, "body is not an AWS error document (HTTP %d)", http_status);
 	} else if (out->code[0] == '\0') {
 		rc = status_set(st, STATUS_INTERNAL, "error body has no Code (HTTP %d)", http_status);
 	}
-	XML_ParserFree(c.parser);
+	XML_ParserFree(c.g.parser);
 	if (rc != 0)
 		clear_fields(out);
 	return rc;

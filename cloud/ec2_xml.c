@@ -58,7 +58,7 @@ void ec2_xp_fail(struct ec2_xp *x, const char *fmt, ...)
 	va_end(ap);
 	status_set(&x->err, STATUS_INTERNAL, "%s: %s", x->action, msg);
 	x->failed = true;
-	XML_StopParser(x->parser, XML_FALSE);
+	XML_StopParser(x->g.parser, XML_FALSE);
 }
 
 const char *ec2_xp_text(struct ec2_xp *x)
@@ -241,7 +241,7 @@ static void XMLCALL on_start(void *data, const XML_Char *name, const XML_Char **
 		snprintf(want, sizeof want, "%sResponse", x->action);
 		if (strcmp(n, "Response") == 0 || strcmp(n, "ErrorResponse") == 0) {
 			x->error_doc = true;
-			XML_StopParser(x->parser, XML_FALSE);
+			XML_StopParser(x->g.parser, XML_FALSE);
 		} else if (strcmp(n, want) != 0) {
 			/* Cut the name: it is the server's text, and may be junk. */
 			ec2_xp_fail(x, "unexpected root element <%.40s>", n);
@@ -280,40 +280,11 @@ static void XMLCALL on_text(void *data, const XML_Char *s, int len)
 	x->text_len += n;
 }
 
-static void XMLCALL on_doctype(void *data, const XML_Char *name, const XML_Char *sysid, const XML_Char *pubid,
-			       int has_internal_subset)
-{
-	(void)name;
-	(void)sysid;
-	(void)pubid;
-	(void)has_internal_subset;
-	struct ec2_xp *x = data;
-	x->refused = true;
-	XML_StopParser(x->parser, XML_FALSE);
-}
-
-static void XMLCALL on_entity_decl(void *data, const XML_Char *name, int is_param, const XML_Char *value,
-				   int value_len, const XML_Char *base, const XML_Char *sysid, const XML_Char *pubid,
-				   const XML_Char *notation)
-{
-	(void)name;
-	(void)is_param;
-	(void)value;
-	(void)value_len;
-	(void)base;
-	(void)sysid;
-	(void)pubid;
-	(void)notation;
-	struct ec2_xp *x = data;
-	x->refused = true;
-	XML_StopParser(x->parser, XML_FALSE);
-}
-
 int ec2_xp_run(struct ec2_xp *x, const char *body, size_t len, struct status *st)
 {
 	int rc = -1;
 	x->depth = 0;
-	x->failed = x->refused = x->error_doc = false;
+	x->failed = x->error_doc = false;
 	status_clear(&x->err);
 	if (body == NULL || len == 0) {
 		status_set(st, STATUS_INTERNAL, "%s: empty response body", x->action);
@@ -324,34 +295,33 @@ int ec2_xp_run(struct ec2_xp *x, const char *body, size_t len, struct status *st
 		goto out;
 	}
 	x->text = xmalloc(EC2_XML_TEXT_MAX + 1);
-	x->parser = XML_ParserCreateNS(NULL, '\x01');
-	if (x->parser == NULL) {
+	x->g.parser = XML_ParserCreateNS(NULL, '\x01');
+	if (x->g.parser == NULL) {
 		status_set(st, STATUS_INTERNAL, "%s: cannot create an XML parser", x->action);
 		goto out;
 	}
-	XML_SetUserData(x->parser, x);
-	XML_SetElementHandler(x->parser, on_start, on_end);
-	XML_SetCharacterDataHandler(x->parser, on_text);
-	XML_SetStartDoctypeDeclHandler(x->parser, on_doctype);
-	XML_SetEntityDeclHandler(x->parser, on_entity_decl);
-	enum XML_Status xs = XML_Parse(x->parser, body, (int)len, 1);
+	XML_SetUserData(x->g.parser, x);
+	XML_SetElementHandler(x->g.parser, on_start, on_end);
+	XML_SetCharacterDataHandler(x->g.parser, on_text);
+	xml_guard_install(&x->g);
+	enum XML_Status xs = XML_Parse(x->g.parser, body, (int)len, 1);
 	if (x->error_doc) {
 		rc = ec2_xml_error(x->action, 200, body, len, st);
-	} else if (x->refused) {
+	} else if (x->g.refused) {
 		status_set(st, STATUS_INTERNAL, "%s: response XML declares a DTD or entity; refused", x->action);
 	} else if (x->failed) {
 		status_copy(st, &x->err);
 	} else if (xs != XML_STATUS_OK) {
 		status_set(st, STATUS_INTERNAL, "%s: malformed response XML (line %lu: %s)", x->action,
-			   (unsigned long)XML_GetCurrentLineNumber(x->parser),
-			   XML_ErrorString(XML_GetErrorCode(x->parser)));
+			   (unsigned long)XML_GetCurrentLineNumber(x->g.parser),
+			   XML_ErrorString(XML_GetErrorCode(x->g.parser)));
 	} else {
 		rc = 0;
 	}
 out:
-	if (x->parser != NULL)
-		XML_ParserFree(x->parser);
-	x->parser = NULL;
+	if (x->g.parser != NULL)
+		XML_ParserFree(x->g.parser);
+	x->g.parser = NULL;
 	free(x->text);
 	x->text = NULL;
 	free(x->tag_key);

@@ -17,11 +17,12 @@
 #include <stddef.h>
 
 #include "cloud/ec2_xml.h"
+#include "cloud/xml_guard.h"
 
 #define EC2_XP_NAME_MAX 48
 
 struct ec2_xp {
-	XML_Parser parser;
+	struct xml_guard g;              /* first: see xml_guard.h */
 	const char *action;              /* "CreateVolume" */
 	void (*on_start)(struct ec2_xp *x);  /* below the root only */
 	void (*on_end)(struct ec2_xp *x);
@@ -32,7 +33,6 @@ struct ec2_xp {
 	size_t text_len;
 	bool text_over;                  /* the current element's text was cut */
 	bool failed;
-	bool refused;                    /* DTD or entity declaration */
 	bool error_doc;                  /* root <Response>/<ErrorResponse> */
 	struct status err;
 	/* Scratch shared by the sub-parsers (one object is open at a time per kind). */
