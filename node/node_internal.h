@@ -141,6 +141,14 @@ bool node_same_device(const char *mounted, const char *dev);
 int node_check_mount_is_volume(struct node_service *svc, const char *volume_id, const char *path,
 			       const char *mount_source, struct status *st);
 
+/* Unmounts every layer of volume_id mounted at path (stacked mounts, a stage
+ * repeated by hand say, come off one per unmount), stopping when nothing is
+ * mounted there; refuses a layer that is not the volume's. done ("unstaged")
+ * names the step in the log. Returns 0, or -1 with st set (the caller adds
+ * its context). */
+int node_unmount_layers(struct node_service *svc, const char *volume_id, const char *path, const char *done,
+			struct status *st);
+
 /*
  * The final code of a failed step: codes the CSI spec gives meaning to here
  * (INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS, FAILED_PRECONDITION, ABORTED,

@@ -207,23 +207,9 @@ int node_unpublish_volume(void *svcp, const struct rpc_ctx *rc, const ProtobufCM
 		goto out;
 	held = true;
 
-	for (int layer = 0; layer < 8; layer++) {
-		struct status local = STATUS_INIT;
-		char *src = mounter_device_of_mount(svc->m, target, &local);
-		if (src == NULL) {
-			if (local.code == STATUS_NOT_FOUND)
-				break;
-			status_copy(st, &local);
-			node_fail(st, "unpublish volume %s", req->volume_id);
-			goto out;
-		}
-		int r = node_check_mount_is_volume(svc, req->volume_id, target, src, st);
-		free(src);
-		if (r < 0 || mounter_unmount(svc->m, target, st) < 0) {
-			node_fail(st, "unpublish volume %s", req->volume_id);
-			goto out;
-		}
-		log_info("volume %s unpublished from %s", req->volume_id, target);
+	if (node_unmount_layers(svc, req->volume_id, target, "unpublished", st) < 0) {
+		node_fail(st, "unpublish volume %s", req->volume_id);
+		goto out;
 	}
 	int kind;
 	if (mounter_path_kind(svc->m, target, &kind, st) < 0) {

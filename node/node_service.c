@@ -177,3 +177,23 @@ int node_check_caller(const struct rpc_ctx *rc, struct status *st)
 		return status_set(st, STATUS_CANCELLED, "the caller cancelled the call");
 	return status_set(st, STATUS_DEADLINE_EXCEEDED, "the call's deadline passed");
 }
+
+int node_unmount_layers(struct node_service *svc, const char *volume_id, const char *path, const char *done,
+			struct status *st)
+{
+	for (int layer = 0; layer < 8; layer++) {
+		struct status local = STATUS_INIT;
+		char *src = mounter_device_of_mount(svc->m, path, &local);
+		if (src == NULL) {
+			if (local.code == STATUS_NOT_FOUND)
+				return 0; /* not (or no longer) mounted: done (CSI: unstage/unpublish are idempotent) */
+			return status_copy(st, &local);
+		}
+		int r = node_check_mount_is_volume(svc, volume_id, path, src, st);
+		free(src);
+		if (r < 0 || mounter_unmount(svc->m, path, st) < 0)
+			return -1;
+		log_info("volume %s %s from %s", volume_id, done, path);
+	}
+	return 0;
+}

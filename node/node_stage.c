@@ -174,25 +174,9 @@ int node_unstage_volume(void *svcp, const struct rpc_ctx *rc, const ProtobufCMes
 		goto out;
 	held = true;
 
-	/* Stacked mounts of the volume (a stage repeated by hand, say) come
-	 * off one layer per unmount; stop at the first that is not ours. */
-	for (int layer = 0; layer < 8; layer++) {
-		struct status local = STATUS_INIT;
-		char *src = mounter_device_of_mount(svc->m, path, &local);
-		if (src == NULL) {
-			if (local.code == STATUS_NOT_FOUND)
-				break; /* not (or no longer) staged: OK (CSI §NodeUnstageVolume) */
-			status_copy(st, &local);
-			node_fail(st, "unstage volume %s", req->volume_id);
-			goto out;
-		}
-		int r = node_check_mount_is_volume(svc, req->volume_id, path, src, st);
-		free(src);
-		if (r < 0 || mounter_unmount(svc->m, path, st) < 0) {
-			node_fail(st, "unstage volume %s", req->volume_id);
-			goto out;
-		}
-		log_info("volume %s unstaged from %s", req->volume_id, path);
+	if (node_unmount_layers(svc, req->volume_id, path, "unstaged", st) < 0) {
+		node_fail(st, "unstage volume %s", req->volume_id);
+		goto out;
 	}
 
 	Csi__V1__NodeUnstageVolumeResponse *r = xmalloc(sizeof *r);
