@@ -120,7 +120,8 @@ struct node_runtime *node_wiring_start(const struct driver_options *o, const cha
 		 cfg.instance.instance_id, cfg.instance.instance_type, cfg.instance.availability_zone,
 		 cfg.instance.network_interfaces, cfg.instance.ebs_block_devices);
 	rt->instance = cfg.instance;
-	rt->mounter = mounter_linux_new(NULL);
+	struct mounter_linux_opts mopts = { .state_dir = o->state_dir };
+	rt->mounter = mounter_linux_new(&mopts);
 	rt->svc = node_service_new(&cfg, rt->mounter);
 	*svc = rt->svc;
 

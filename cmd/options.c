@@ -18,7 +18,7 @@
 enum opt_id { OPT_ENDPOINT, OPT_MODE, OPT_LOGFMT, OPT_V, OPT_VERSION, OPT_HELP, OPT_WORKERS, OPT_FAST_WORKERS,
 	      OPT_MAX_QUEUED, OPT_GRACE, OPT_ATTACH_LIMIT, OPT_RESERVED, OPT_KUBELET_ROOT, OPT_BY_ID_DIR,
 	      OPT_LEGACY_XFS, OPT_KUBECONFIG, OPT_METADATA_SOURCES, OPT_EXTRA_TAGS, OPT_CLUSTER_ID, OPT_WARN_TAG,
-	      OPT_BATCHING, OPT_HTTP_ENDPOINT, OPT_MOUNT_PREFIX };
+	      OPT_BATCHING, OPT_HTTP_ENDPOINT, OPT_MOUNT_PREFIX, OPT_STATE_DIR };
 
 struct opt {
 	const char *name;     /* without dashes */
@@ -43,6 +43,7 @@ static const struct opt opts[] = {
 	{ "reserved-volume-attachments", OPT_RESERVED, true, "N", "node: attachments to keep free for non-CSI volumes (default: the root and other EBS devices at launch)" },
 	{ "kubelet-root", OPT_KUBELET_ROOT, true, "DIR", "node: refuse staging and target paths outside DIR (e.g. /var/lib/kubelet)" },
 	{ "by-id-dir", OPT_BY_ID_DIR, true, "DIR", "node: where the NVMe by-id links of EBS volumes appear (default /dev/disk/by-id)" },
+	{ "state-dir", OPT_STATE_DIR, true, "DIR", "node: where to note formats in progress, so one interrupted by a crash is finished on retry (default /var/lib/ebs-csi-c; \"\" turns it off)" },
 	{ "legacy-xfs", OPT_LEGACY_XFS, false, NULL, "node: format XFS without features kernels older than 5.10 cannot mount" },
 	{ "metadata-sources", OPT_METADATA_SOURCES, true, "LIST", "node: where to learn the instance identity, in order: imds, kubernetes (default imds,kubernetes)" },
 	{ "kubeconfig", OPT_KUBECONFIG, true, "FILE", "Kubernetes API access (default: in-cluster service account)" },
@@ -108,6 +109,13 @@ static int apply(const struct opt *o, const char *v, struct driver_options *d, s
 		*slot = xstrdup(v);
 		return 0;
 	}
+	case OPT_STATE_DIR:
+		if (v[0] != '\0' && v[0] != '/')
+			return status_set(st, STATUS_INVALID_ARGUMENT,
+					  "flag --state-dir: want an absolute directory or \"\", got \"%s\"", v);
+		free(d->state_dir);
+		d->state_dir = xstrdup(v);
+		return 0;
 	case OPT_LEGACY_XFS: d->legacy_xfs = true; return 0;
 	case OPT_WARN_TAG: d->warn_on_invalid_tag = true; return 0;
 	case OPT_BATCHING: d->batching = true; return 0;
@@ -186,6 +194,7 @@ int driver_options_parse(int argc, char *const argv[], const char *default_endpo
 	d->reserved_volume_attachments = -1;
 	d->metadata_imds = d->metadata_kubernetes = true;
 	d->batching = true;
+	d->state_dir = xstrdup("/var/lib/ebs-csi-c");
 	bool mode_positional = false;
 
 	for (int i = 1; i < argc; i++) {
@@ -257,6 +266,8 @@ void driver_options_dispose(struct driver_options *o)
 	free(o->k8s_tag_cluster_id);
 	free(o->http_endpoint);
 	free(o->csi_mount_point_prefix);
+	free(o->state_dir);
+	o->state_dir = NULL;
 	o->endpoint = o->kubelet_root = o->by_id_dir = o->kubeconfig = NULL;
 	o->extra_tags = o->k8s_tag_cluster_id = o->http_endpoint = o->csi_mount_point_prefix = NULL;
 }

@@ -41,6 +41,7 @@ struct driver_options {
 	int reserved_volume_attachments;/* -1 unset */
 	char *kubelet_root;             /* heap or NULL */
 	char *by_id_dir;                /* heap or NULL: /dev/disk/by-id */
+	char *state_dir;                /* heap; "" = no format claims (node/format_claim.h) */
 	bool legacy_xfs;
 };
 

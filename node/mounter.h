@@ -107,6 +107,7 @@ struct mounter_ops {
 	int (*make_dir)(struct mounter *m, const char *path, struct status *st);
 	int (*make_file)(struct mounter *m, const char *path, struct status *st);
 	int (*remove_path)(struct mounter *m, const char *path, struct status *st);
+	int (*drop_format_claim)(struct mounter *m, const char *device, struct status *st);
 	void (*free)(struct mounter *m);
 };
 
@@ -130,7 +131,10 @@ static inline int mounter_probe(struct mounter *m, const char *device, struct mo
 
 /*
  * Makes target (an existing directory) show device's filesystem, formatting it
- * first only when the device is blank. options: comma-separated mount options
+ * first only when the device is blank — or, in the Linux mounter, when it holds
+ * what an interrupted format by this same mounter left on this same disk
+ * attachment, proven by a format claim (node/format_claim.h) that is removed
+ * before the first mount. options: comma-separated mount options
  * or NULL; "nouuid" is added for xfs. A blank device with "ro" in options is
  * refused (nothing to read, and formatting is a write).
  * An existing filesystem of fmt->fstype is checked first (fsck -a for ext*,
@@ -247,6 +251,15 @@ static inline int mounter_remove_path(struct mounter *m, const char *path, struc
 	return m->ops->remove_path(m, path, st);
 }
 
+/* Gives up any claim that device holds this mounter's own unfinished format
+ * (see format_and_mount), because the device is about to be handed to a user
+ * as it is (a raw block volume): from then on its bytes may be the user's.
+ * No claim: 0. Returns -1 with INTERNAL when a claim cannot be removed. */
+static inline int mounter_drop_format_claim(struct mounter *m, const char *device, struct status *st)
+{
+	return m->ops->drop_format_claim(m, device, st);
+}
+
 /* Releases m. NULL is a no-op. */
 static inline void mounter_free(struct mounter *m)
 {
@@ -306,6 +319,8 @@ static inline char *mounter_device_of_mount(struct mounter *m, const char *path,
 struct mounter_linux_opts {
 	int mkfs_timeout_ms;   /* mkfs and fsck; 0: 10 minutes */
 	int tool_timeout_ms;   /* resize2fs, xfs_growfs; 0: 10 minutes */
+	const char *state_dir; /* format claims (node/format_claim.h) live under it; NULL or "": an
+				  interrupted format is refused like any other content (copied) */
 };
 
 /* The Linux mounter (mounter_linux.c). opts may be NULL. Never fails. */
@@ -322,7 +337,7 @@ enum mounter_op {
 	MOUNTER_OP_PROBE, MOUNTER_OP_FORMAT_AND_MOUNT, MOUNTER_OP_MOUNT, MOUNTER_OP_BIND_MOUNT,
 	MOUNTER_OP_UNMOUNT, MOUNTER_OP_MOUNT_INFO, MOUNTER_OP_RESIZE_FS, MOUNTER_OP_FS_STATS,
 	MOUNTER_OP_DEVICE_SIZE, MOUNTER_OP_PATH_KIND, MOUNTER_OP_MAKE_DIR, MOUNTER_OP_MAKE_FILE,
-	MOUNTER_OP_REMOVE_PATH,
+	MOUNTER_OP_REMOVE_PATH, MOUNTER_OP_DROP_FORMAT_CLAIM,
 	MOUNTER_OP_COUNT_
 };
 

@@ -489,6 +489,18 @@ static int fake_remove_path(struct mounter *m, const char *path, struct status *
 	return rc;
 }
 
+/* The fake never formats half-way, so it holds no claims: only the call is
+ * counted (and can be failed). */
+static int fake_drop_format_claim(struct mounter *m, const char *device, struct status *st)
+{
+	(void)device;
+	struct mounter_fake *f = fake_of(m);
+	pthread_mutex_lock(&f->lock);
+	int rc = enter(f, MOUNTER_OP_DROP_FORMAT_CLAIM, st);
+	pthread_mutex_unlock(&f->lock);
+	return rc;
+}
+
 static void fake_free(struct mounter *m)
 {
 	struct mounter_fake *f = fake_of(m);
@@ -518,6 +530,7 @@ static const struct mounter_ops fake_ops = {
 	.path_kind = fake_path_kind,
 	.make_dir = fake_make_dir,
 	.make_file = fake_make_file,
+	.drop_format_claim = fake_drop_format_claim,
 	.remove_path = fake_remove_path,
 	.free = fake_free,
 };

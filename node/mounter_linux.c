@@ -11,7 +11,10 @@
  * asks when stdin is a terminal, so for ext the probe is the guard; -F is
  * still left out so an interactive run would ask). fsck never runs on a
  * device that is mounted anywhere, and resize only acts on a mount whose
- * source is the named device.
+ * source is the named device. The one exception to (1)-(3): a device this
+ * driver began to format and never finished, as proven by a format claim for
+ * that very disk (node/format_claim.h), is formatted again with mkfs's force
+ * flag — its content is mkfs's half-work, never anybody's data.
  *
  * Deliberately not here: which device is which volume (node/devpath.c), and
  * any decision about idempotency beyond "already mounted there" (node/).
@@ -21,6 +24,7 @@
 #include "common/exec.h"
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "node/format_claim.h"
 
 #include <blkid/blkid.h>
 #include <errno.h>
@@ -46,6 +50,8 @@ struct mounter_linux {
 	struct mounter base;
 	int mkfs_timeout_ms;
 	int tool_timeout_ms;
+	char *state_dir;     /* where format claims live; NULL: none (node/format_claim.h) */
+	char boot_id[40];
 };
 
 static struct mounter_linux *linux_of(struct mounter *m) { return (struct mounter_linux *)m; }
@@ -590,6 +596,63 @@ static int fsck_ext(struct mounter_linux *ml, const char *device, struct status 
 	return status_set(st, STATUS_INTERNAL, "e2fsck -p %s: %s", device, why);
 }
 
+/* The claim identity of device; false when claims are off or the kernel
+ * cannot name the disk (then an interrupted format stays refused). */
+static bool claim_disk(struct mounter_linux *ml, const char *device, struct fclaim_disk *d)
+{
+	if (ml->state_dir == NULL)
+		return false;
+	int fd = open(device, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	struct status local = STATUS_INIT;
+	int r = fclaim_disk_of(fd, ml->boot_id, d, &local);
+	close(fd);
+	if (r < 0) {
+		log_v(2, "%s: %s", device, local.msg);
+		return false;
+	}
+	return true;
+}
+
+/* *ours = whether what is on device is this driver's own unfinished mkfs:
+ * a claim for this very disk, and the device mounted nowhere. */
+static int check_own_unfinished_format(struct mounter_linux *ml, const char *device, dev_t rdev,
+				       const struct fclaim_disk *disk, const struct mounter_probe *pr, bool *ours,
+				       struct status *st)
+{
+	*ours = false;
+	bool held = false;
+	if (fclaim_held(ml->state_dir, disk, &held, st) < 0)
+		return -1;
+	if (!held)
+		return 0;
+	bool busy = false;
+	if (device_mounted(rdev, &busy, st) < 0)
+		return -1;
+	if (busy)
+		return status_set(st, STATUS_FAILED_PRECONDITION,
+				  "%s has an unfinished format claim but is mounted somewhere: refusing to format it", device);
+	log_warn("%s holds %s (%s) left by a format this driver started on this disk and did not finish: formatting "
+		 "it again", device, content_name(pr->content), pr->type);
+	*ours = true;
+	return 0;
+}
+
+/* Adds mkfs's force flag after argv[0]: finishing an interrupted format means
+ * writing over the signature the interrupted run may have left. */
+static int insert_force(const char **argv, size_t cap, const char *fstype, struct status *st)
+{
+	size_t n = 0;
+	while (argv[n] != NULL)
+		n++;
+	if (n + 2 > cap)
+		return status_set(st, STATUS_INTERNAL, "mkfs argv needs %zu entries", n + 2);
+	memmove(argv + 2, argv + 1, n * sizeof *argv); /* argv[1..n], the NULL included */
+	argv[1] = is_ext(fstype) ? "-F" : "-f";
+	return 0;
+}
+
 static int linux_format_and_mount(struct mounter *m, const char *device, const char *target,
 				  const struct mounter_format_opts *fmt, const char *options, bool *formatted,
 				  struct status *st)
@@ -633,11 +696,27 @@ static int linux_format_and_mount(struct mounter *m, const char *device, const c
 	struct mounter_probe pr;
 	if (linux_probe(m, device, &pr, st) < 0)
 		return -1;
-	if (pr.content == MOUNTER_CONTENT_BLANK) {
+	struct fclaim_disk disk;
+	bool claimable = claim_disk(ml, device, &disk);
+	bool ours = false;
+	if (claimable && pr.content != MOUNTER_CONTENT_BLANK &&
+	    check_own_unfinished_format(ml, device, rdev, &disk, &pr, &ours, st) < 0)
+		return -1;
+	if (pr.content == MOUNTER_CONTENT_BLANK || ours) {
 		if (mounter_options_have(options, "ro"))
 			return status_set(st, STATUS_FAILED_PRECONDITION,
-					  "%s is blank and the mount is read-only: refusing to format it", device);
-		log_info("formatting blank device %s as %s", device, fstype);
+					  "%s is %s and the mount is read-only: refusing to format it", device,
+					  ours ? "an unfinished format" : "blank");
+		struct status cst = STATUS_INIT;
+		if (claimable && fclaim_record(ml->state_dir, &disk, device, fstype, &cst) < 0) {
+			/* Safety does not depend on the claim, only recovery does. */
+			log_warn("%s; formatting %s without a claim: if this format is interrupted the device will "
+				 "need a manual wipe", cst.msg, device);
+			claimable = false;
+		}
+		if (ours && insert_force(margv, 32, fstype, st) < 0)
+			return -1;
+		log_info("formatting %s device %s as %s", ours ? "half-formatted" : "blank", device, fstype);
 		struct exec_result r;
 		if (run_tool(margv, ml->mkfs_timeout_ms, &r, st) < 0) {
 			exec_result_dispose(&r);
@@ -650,6 +729,10 @@ static int linux_format_and_mount(struct mounter *m, const char *device, const c
 			return status_set(st, STATUS_INTERNAL, "%s %s: %s", margv[0], device, why);
 		}
 		exec_result_dispose(&r);
+		/* The claim must be gone before the first mount: from then on the
+		 * device may hold the user's files. */
+		if (claimable && fclaim_drop(ml->state_dir, &disk, st) < 0)
+			return status_prefix(st, "format %s: not mounting it: ", device);
 		if (formatted)
 			*formatted = true;
 	} else if (pr.content == MOUNTER_CONTENT_FILESYSTEM && strcmp(pr.type, fstype) == 0) {
@@ -881,7 +964,21 @@ static int linux_remove_path(struct mounter *m, const char *path, struct status 
 	return errno_status(st, errno, "remove", path);
 }
 
-static void linux_free(struct mounter *m) { free(m); }
+static int linux_drop_format_claim(struct mounter *m, const char *device, struct status *st)
+{
+	struct mounter_linux *ml = linux_of(m);
+	struct fclaim_disk disk;
+	if (!claim_disk(ml, device, &disk))
+		return 0;
+	return fclaim_drop(ml->state_dir, &disk, st);
+}
+
+static void linux_free(struct mounter *m)
+{
+	struct mounter_linux *ml = linux_of(m);
+	free(ml->state_dir);
+	free(ml);
+}
 
 static const struct mounter_ops linux_ops = {
 	.probe = linux_probe,
@@ -897,6 +994,7 @@ static const struct mounter_ops linux_ops = {
 	.make_dir = linux_make_dir,
 	.make_file = linux_make_file,
 	.remove_path = linux_remove_path,
+	.drop_format_claim = linux_drop_format_claim,
 	.free = linux_free,
 };
 
@@ -906,5 +1004,15 @@ struct mounter *mounter_linux_new(const struct mounter_linux_opts *opts)
 	ml->base.ops = &linux_ops;
 	ml->mkfs_timeout_ms = opts && opts->mkfs_timeout_ms > 0 ? opts->mkfs_timeout_ms : MOUNTER_DEFAULT_TIMEOUT_MS;
 	ml->tool_timeout_ms = opts && opts->tool_timeout_ms > 0 ? opts->tool_timeout_ms : MOUNTER_DEFAULT_TIMEOUT_MS;
+	if (opts && opts->state_dir && opts->state_dir[0]) {
+		struct status st = STATUS_INIT;
+		if (fclaim_boot_id(ml->boot_id, sizeof ml->boot_id, &st) < 0) {
+			log_warn("%s: an interrupted format will not be recognised", st.msg);
+		} else {
+			ml->state_dir = xstrdup(opts->state_dir);
+			if (fclaim_sweep(ml->state_dir, ml->boot_id, &st) < 0)
+				log_warn("%s", st.msg);
+		}
+	}
 	return &ml->base;
 }

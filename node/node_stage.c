@@ -139,7 +139,14 @@ int node_stage_volume(void *svcp, const struct rpc_ctx *rc, const ProtobufCMessa
 		node_fail(st, "stage volume %s", req->volume_id);
 		goto out;
 	}
-	/* Raw block: nothing to mount; NodePublish binds the device node. */
+	/* Raw block: nothing to mount; NodePublish binds the device node. The
+	 * user may write anything on it from now on, so any claim that it holds
+	 * this driver's unfinished format (a filesystem stage killed mid-mkfs)
+	 * must go first. */
+	if (cap.block && mounter_drop_format_claim(svc->m, dev, st) < 0) {
+		node_fail(st, "stage volume %s", req->volume_id);
+		goto out;
+	}
 	if (!cap.block && stage_mount(svc, rc, req->volume_id, dev, req->staging_target_path, &cap, &vc, st) < 0)
 		goto out;
 

@@ -47,4 +47,4 @@ export AWS_SECRET_ACCESS_KEY=ebs-ec2-sim-local-secret-key-not-a-secret
 unset AWS_SESSION_TOKEN AWS_PROFILE AWS_ROLE_ARN AWS_WEB_IDENTITY_TOKEN_FILE 2>/dev/null || true
 
 echo "run-local: ebs-csi-driver all on unix://$RUN/csi.sock (Ctrl-C stops both; try \`make demo\` in another terminal)"
-"$BUILD/ebs-csi-driver" all --endpoint "unix://$RUN/csi.sock" --by-id-dir "$DEVDIR" "$@"
+"$BUILD/ebs-csi-driver" all --endpoint "unix://$RUN/csi.sock" --by-id-dir "$DEVDIR" --state-dir "$RUN/state" "$@"

@@ -140,6 +140,15 @@ static void test_service_flags(void **state)
 	assert_int_equal(o.volume_attach_limit, 20);
 	assert_string_equal(o.kubelet_root, "/var/lib/kubelet");
 	assert_true(o.legacy_xfs);
+	assert_string_equal(o.state_dir, "/var/lib/ebs-csi-c"); /* the default */
+	driver_options_dispose(&o);
+
+	/* Format claims: a host directory, or "" to go without. */
+	assert_int_equal(parse(&o, &st, 2, "--state-dir=/csi/state"), 0);
+	assert_string_equal(o.state_dir, "/csi/state");
+	driver_options_dispose(&o);
+	assert_int_equal(parse(&o, &st, 3, "--state-dir", ""), 0);
+	assert_string_equal(o.state_dir, "");
 	driver_options_dispose(&o);
 
 	assert_int_equal(parse(&o, &st, 3, "pre-stop-hook", "--kubeconfig=/k"), 0);
@@ -171,6 +180,7 @@ static void test_errors_name_the_flag(void **state)
 		{ { "--metadata-sources=imds,ec2" }, 2, "--metadata-sources" },
 		{ { "--metadata-sources=" }, 2, "--metadata-sources" },
 		{ { "--kubelet-root=var/lib" }, 2, "--kubelet-root" },
+		{ { "--state-dir=state" }, 2, "--state-dir" },
 		{ { "--csi-mount-point-prefix=rel" }, 2, "--csi-mount-point-prefix" },
 		{ { "--volume-attach-limit=5", "--reserved-volume-attachments=1" }, 3, "mutually exclusive" },
 		{ { "--batching=maybe" }, 2, "--batching" },

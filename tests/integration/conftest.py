@@ -156,6 +156,9 @@ class Driver:
         env = dict(os.environ)
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1")
         env.update(env_extra or {})
+        if not any(a.startswith("--state-dir") for a in args):
+            # Format claims stay in the test's directory, not the host's /var/lib.
+            args = [*args, "--state-dir", os.path.join(sock_dir, "state")]
         self.proc = subprocess.Popen([DRIVER, *args, "--endpoint", self.endpoint], stdout=self.log,
                                      stderr=subprocess.STDOUT, env=env)
         wait_for_socket(self.sock, self.proc)

@@ -371,12 +371,19 @@ static void test_stage_block(void **state)
 	assert_int_equal(mounter_fake_mount_count(fx->m), 0);
 	assert_int_equal(mounter_fake_formats(fx->m), 0);
 	assert_int_equal(mounter_fake_calls(fx->m, MOUNTER_OP_PROBE), 0);
+	/* The device goes to the user as it is: any claim on an unfinished
+	 * format of ours is dropped first, and failing to drop it fails. */
+	assert_int_equal(mounter_fake_calls(fx->m, MOUNTER_OP_DROP_FORMAT_CLAIM), 1);
+	mounter_fake_fail_next(fx->m, MOUNTER_OP_DROP_FORMAT_CLAIM, STATUS_INTERNAL, "format claim: remove: I/O error");
+	assert_int_equal(stage(fx, nt_stage_req(NT_VOL1, path, nt_cap_block(SNW)), &st), STATUS_INTERNAL);
+	int drops = mounter_fake_calls(fx->m, MOUNTER_OP_DROP_FORMAT_CLAIM);
 	/* Multi-attach block is fine; the device must exist though. */
 	r = nt_stage_req(NT_VOL1, path, nt_cap_block(CSI__V1__VOLUME_CAPABILITY__ACCESS_MODE__MODE__MULTI_NODE_MULTI_WRITER));
 	assert_int_equal(stage(fx, r, &st), STATUS_OK);
 	assert_int_equal(stage(fx, nt_stage_req(NT_VOL2, path, nt_cap_block(SNW)), &st), STATUS_NOT_FOUND);
 	/* Unstage of a block volume: nothing mounted, OK. */
 	assert_int_equal(unstage(fx, NT_VOL1, path, &st), STATUS_OK);
+	assert_int_equal(mounter_fake_calls(fx->m, MOUNTER_OP_DROP_FORMAT_CLAIM), drops + 1);
 }
 
 static void test_stage_validation(void **state)

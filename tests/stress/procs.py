@@ -172,6 +172,9 @@ class Driver:
         self.endpoint = "unix://" + self.sock
         self.log_path = os.path.join(workdir, name + ".log")
         self.args = list(args)
+        if not any(a.startswith("--state-dir") for a in self.args):
+            # Format claims survive restarts here, as on a host path, and stay in the work directory.
+            self.args += ["--state-dir", os.path.join(workdir, name + "-state")]
         self.env = env
         self.wrapper = list(wrapper)
         self.proc = None

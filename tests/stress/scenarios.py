@@ -256,7 +256,7 @@ def _crash_one(ctx, op, run, rng):
     cl, drv, sim, kubelet, node = ctx["cl"], ctx["drv"], ctx["sim"], ctx["kubelet"], ctx["node"]
     # ext4 and xfs alternate; NodeExpand always on xfs: an online ext4 grow needs
     # CAP_SYS_RESOURCE, which sandboxes (this CI's included) may withhold even from root.
-    fs = "ext4" if (run // len(CRASH_OPS)) % 2 == 0 and op != "NodeExpandVolume" else "xfs"
+    fs = "ext4" if (run // len(ctx["ops"])) % 2 == 0 and op != "NodeExpandVolume" else "xfs"
     # Node runs use big (sparse) volumes so that mkfs and the grow take long enough to be hit.
     gib = 1 if op in ("CreateVolume", "ControllerPublishVolume") else (64 if fs == "ext4" else 100)
     name = f"pvc-crash-{ctx['seed']}-{run:03d}"
@@ -319,19 +319,19 @@ def _crash_one(ctx, op, run, rng):
         if "err" in result or th.is_alive():
             e = result.get("err")
             out["outcome"] = f"refused: {e}" if e else "no answer"
-            if (op == "NodeStageVolume" and isinstance(e, cc.CallFailed)
-                    and e.code == grpc.StatusCode.FAILED_PRECONDITION
-                    and any(k.startswith("mkfs") for k in out["children_at_kill"])):
-                # What is on a device killed mid-mkfs that the driver then refuses?
+            if op == "NodeStageVolume":
+                # What is on the device the driver would not finish formatting?
                 out["device_type"] = _device_type_of(sim, vid)
                 ctx["refused"].append(out)
                 out["refused"] = True
-            else:
-                out["violations"].append(f"{op} did not converge after kill -9: {e}")
+            out["violations"].append(f"{op} did not converge after kill -9: {e}")
             return out
         out["outcome"] = "converged"
         if op == "NodeStageVolume":
-            out["formatted_on_retry"] = "formatting blank device" in drv.output()[log_mark:]
+            after = drv.output()[log_mark:]
+            out["formatted_on_retry"] = "formatting blank device" in after
+            # A kill mid-mkfs: the restarted driver finishes its own format (node/format_claim.h).
+            out["finished_interrupted_format"] = "formatting half-formatted device" in after
         resp = result["resp"]
         # The operation's invariant.
         if op == "CreateVolume":
@@ -419,7 +419,7 @@ def run_crash(workdir, runs=6, seed=1, variant="asan", sim_variant="asan", ops=C
         cl = cc.Client(drv.endpoint)
         node = cl.call("NodeGetInfo", csi_pb2.NodeGetInfoRequest()).node_id
         ctx = {"cl": cl, "drv": drv, "sim": sim, "kubelet": kubelet, "node": node, "seed": seed, "known": set(),
-               "refused": [], "child_rate": child_rate}
+               "refused": [], "child_rate": child_rate, "ops": ops}
         runs_out = []
         for run in range(runs):
             op = ops[run % len(ops)]
@@ -434,9 +434,10 @@ def run_crash(workdir, runs=6, seed=1, variant="asan", sim_variant="asan", ops=C
         by = {}
         for r in runs_out:
             k = by.setdefault(r["op"], {"runs": 0, "converged": 0, "refused": 0, "killed_in_flight": 0,
-                                        "killed_during": {}})
+                                        "finished_interrupted_format": 0, "killed_during": {}})
             k["runs"] += 1
             k["converged"] += r.get("outcome") == "converged"
+            k["finished_interrupted_format"] += bool(r.get("finished_interrupted_format"))
             k["refused"] += bool(r.get("refused"))
             k["killed_in_flight"] += r.get("killed_after_op_done") is False
             for c in r.get("children_at_kill", []):
