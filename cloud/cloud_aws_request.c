@@ -227,6 +227,12 @@ int cloud_aws_request(struct cloud_aws *a, const struct rpc_ctx *rc, const char 
 	struct retry r;
 	retry_init(&r, (flags & CLOUD_AWS_NO_RETRY) ? &once : &a->policy, a->clock, &a->quota, deadline);
 	bool refreshed = false;
+	/* EC2 takes a token only from requests it serves ("each request that you
+	 * make removes one token"; a throttled one found none): a call throttled
+	 * by EC2 still holds the token our bucket gave it and resends with it
+	 * after its backoff, instead of queueing again behind every call that
+	 * arrived meanwhile (seconds per queued call under a storm). */
+	bool holds_token = false;
 	struct status last = STATUS_INIT;
 	for (;;) {
 		if (is_cancelled(rc))
@@ -237,8 +243,10 @@ int cloud_aws_request(struct cloud_aws *a, const struct rpc_ctx *rc, const char 
 						  action, last.msg);
 			return status_set(st, STATUS_DEADLINE_EXCEEDED, "%s: deadline exceeded", action);
 		}
-		if (a->limiter != NULL && retry_limiter_acquire(a->limiter, action, unfiltered, deadline, st) < 0)
+		if (a->limiter != NULL && !holds_token &&
+		    retry_limiter_acquire(a->limiter, action, unfiltered, deadline, st) < 0)
 			return -1;
+		holds_token = false;
 		struct creds cr;
 		memset(&cr, 0, sizeof cr);
 		if (creds_get(a->creds, real_deadline(a, deadline), &cr, st) < 0) {
@@ -256,8 +264,10 @@ int cloud_aws_request(struct cloud_aws *a, const struct rpc_ctx *rc, const char 
 		if (a->on_request != NULL)
 			a->on_request(a->on_request_ctx, method, action, ret == 0 ? NULL : o.code, o.http_status, secs,
 				      o.throttled);
-		if (a->limiter != NULL && o.http_status != 0)
+		if (a->limiter != NULL && o.http_status != 0) {
 			retry_limiter_feedback(a->limiter, action, unfiltered, o.throttled);
+			holds_token = o.throttled;
+		}
 		if (ret == 0) {
 			retry_success(&r);
 			/* A failed attempt before this one left its reason in st; a

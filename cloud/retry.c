@@ -382,8 +382,14 @@ void retry_limiter_feedback(struct retry_limiter *l, const char *action, bool un
 		b->w_max = b->rate;
 		b->k = cube_root(b->w_max * (1 - RETRY_ADAPTIVE_BETA) / RETRY_ADAPTIVE_C);
 		b->rate *= RETRY_ADAPTIVE_BETA;
-		if (b->rate < RETRY_ADAPTIVE_MIN_RATE)
-			b->rate = RETRY_ADAPTIVE_MIN_RATE;
+		/* The floor keeps a bucket from stalling; for a bucket whose own
+		 * rate is below it (a small scale), a throttle must still slow
+		 * it down, never speed it up. */
+		double floor = RETRY_ADAPTIVE_MIN_RATE;
+		if (floor > b->max_rate * RETRY_ADAPTIVE_BETA)
+			floor = b->max_rate * RETRY_ADAPTIVE_BETA;
+		if (b->rate < floor)
+			b->rate = floor;
 		b->throttled = true;
 		b->throttle_ms = now;
 		refill(b, now);  /* clamp the balance to the smaller burst */

@@ -841,6 +841,34 @@ static void test_retries_throttling_with_backoff(void **state)
 		assert_signed(t, req_of(t, "DeleteVolume", i), SK, AK);
 }
 
+/* A request EC2 throttled took no token from EC2's bucket, so the call resends
+ * with the token ours gave it — after its backoff, not after the queue of
+ * every later caller — and the bucket is not overdrawn for the next caller. */
+static void test_throttled_call_keeps_its_token(void **state)
+{
+	struct t *t = *state;
+	cloud_free(t->c);
+	struct cloud_aws_options o;
+	memset(&o, 0, sizeof o);
+	o.throttle_scale = 0.01; /* DeleteVolume: 1 token, 0.05 per second */
+	t->c = make_cloud(t, &o);
+	atomic_store(&t->clk.rnd, RND_MAX4);
+	script_file("DeleteVolume", 503, 1, FIX "error-RequestLimitExceeded.xml");
+	script("DeleteVolume", 200, 2, "<DeleteVolumeResponse " NS "><requestId>r</requestId></DeleteVolumeResponse>");
+	struct rpc_ctx rc = ctx_for(t, "/csi.v1.Controller/DeleteVolume", 120000);
+	struct status st = STATUS_INIT;
+	assert_int_equal(cloud_delete_disk(t->c, &rc, "vol-1", &st), 0);
+	assert_int_equal(count_of(t, "DeleteVolume"), 2);
+	/* The first token was there; the resend waited only the 1 s backoff
+	 * (the next token was 1 / (0.05 × 0.7) = 28.6 s away). */
+	assert_int_equal(atomic_load(&t->clk.slept), 1000);
+	/* The next call has no token left and waits for one (about 19 s at the
+	 * rate the success restored). */
+	rc = ctx_for(t, "/csi.v1.Controller/DeleteVolume", 120000);
+	assert_int_equal(cloud_delete_disk(t->c, &rc, "vol-2", &st), 0);
+	assert_true(atomic_load(&t->clk.slept) >= 1000 + 15000);
+}
+
 static void test_retry_bounded_by_deadline(void **state)
 {
 	struct t *t = *state;
@@ -1735,6 +1763,7 @@ int main(void)
 		T(test_copy_and_delete),
 		T(test_find_by_name),
 		T(test_retries_throttling_with_backoff),
+		T(test_throttled_call_keeps_its_token),
 		T(test_retry_bounded_by_deadline),
 		T(test_no_retry_on_client_error),
 		T(test_cancelled_sends_nothing),

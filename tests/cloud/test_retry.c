@@ -380,6 +380,14 @@ static void test_adaptive_slowdown_and_recovery(void **state)
 	assert_true(retry_limiter_rate(l, "ModifyVolume", false) == RETRY_ADAPTIVE_MIN_RATE);
 	/* Other buckets are unaffected. */
 	assert_true(retry_limiter_rate(l, "AttachVolume", false) == 5);
+	/* A bucket scaled below the floor still slows down on a throttle
+	 * (0.05/s → 0.035/s), never up to the floor. */
+	struct retry_limiter *small = retry_limiter_new(&clock, 0.01);
+	retry_limiter_feedback(small, "DeleteVolume", false, true);
+	retry_limiter_feedback(small, "DeleteVolume", false, true);
+	double sr = retry_limiter_rate(small, "DeleteVolume", false);
+	assert_true(sr > 0.03499 && sr < 0.03501);
+	retry_limiter_free(small);
 
 	/* Recovery: throttled once at t=0 from 5/s; W_max = 5, K = cbrt(3.75) ≈ 1.5536 s. */
 	struct retry_limiter *m = retry_limiter_new(&clock, 1.0);
