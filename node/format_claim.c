@@ -1,7 +1,10 @@
 /*
- * format_claim: see format_claim.h. Plain files, written to a temporary name,
- * fsynced, renamed into place and the directory fsynced: after a crash a claim
- * is either whole or absent, and a partial one never matches.
+ * format_claim: see format_claim.h. Plain files, written to a temporary name
+ * and renamed into place, so a claim is either whole or absent. No fsync: a
+ * claim only ever matters within the boot that wrote it, and a killed process
+ * loses nothing the kernel has already accepted; after a power loss every
+ * claim is void anyway (another boot id), so durability would buy nothing
+ * and cost NodeStage two disk flushes.
  */
 #include "node/format_claim.h"
 
@@ -100,17 +103,6 @@ static int mkdir_one(const char *path, struct status *st)
 	return errno_fail(st, errno, "mkdir", path);
 }
 
-static int fsync_dir(const char *dir, struct status *st)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return errno_fail(st, errno, "open", dir);
-	int r = fsync(fd);
-	int err = errno;
-	close(fd);
-	return r == 0 ? 0 : errno_fail(st, err, "fsync", dir);
-}
-
 static char *claim_text(const struct fclaim_disk *d, const char *device, const char *fstype)
 {
 	return xasprintf(CLAIM_MAGIC "\nboot_id=%s\ndiskseq=%" PRIu64 "\ndev=%u:%u\ndevice=%s\nfstype=%s\nstarted=%lld\n",
@@ -144,17 +136,13 @@ int fclaim_record(const char *state_dir, const struct fclaim_disk *d, const char
 		}
 		off += (size_t)w;
 	}
-	if (fsync(fd) != 0) {
-		errno_fail(st, errno, "fsync", tmp);
-		goto out;
-	}
 	close(fd);
 	fd = -1;
 	if (rename(tmp, path) != 0) {
 		errno_fail(st, errno, "rename", path);
 		goto out;
 	}
-	rc = fsync_dir(dir, st);
+	rc = 0;
 out:
 	if (fd >= 0)
 		close(fd);
@@ -237,16 +225,9 @@ int fclaim_drop(const char *state_dir, const struct fclaim_disk *d, struct statu
 {
 	char *path = claim_path(state_dir, d);
 	int rc = 0;
-	if (unlink(path) != 0) {
-		if (errno != ENOENT)
-			rc = errno_fail(st, errno, "remove", path);
-		free(path);
-		return rc;
-	}
+	if (unlink(path) != 0 && errno != ENOENT)
+		rc = errno_fail(st, errno, "remove", path);
 	free(path);
-	char *dir = claims_dir(state_dir);
-	rc = fsync_dir(dir, st);
-	free(dir);
 	return rc;
 }
 

@@ -23,8 +23,9 @@
  * refused as before, needing a manual wipe.
  *
  * Files live in <state_dir>/format-claims/<boot_id>-<diskseq>; they are a few
- * hundred bytes, written with fsync of the file and the directory. Losing the
- * state directory only loses the recovery, never safety.
+ * hundred bytes, and need no fsync: they only count within the boot that
+ * wrote them. Losing the state directory only loses the recovery, never
+ * safety.
  */
 #ifndef EBS_NODE_FORMAT_CLAIM_H
 #define EBS_NODE_FORMAT_CLAIM_H
@@ -52,8 +53,8 @@ int fclaim_disk_of(int fd, const char *boot_id, struct fclaim_disk *out, struct 
 int fclaim_boot_id(char *out, size_t n, struct status *st);
 
 /* Writes (replacing any) the claim for d, naming device and fstype for the
- * human who finds it, and makes it durable before returning 0. -1 with
- * INTERNAL (or PERMISSION_DENIED) when it cannot. */
+ * human who finds it; once this returns 0, the claim is visible to any later
+ * call in this boot. -1 with INTERNAL (or PERMISSION_DENIED) when it cannot. */
 int fclaim_record(const char *state_dir, const struct fclaim_disk *d, const char *device, const char *fstype,
 		  struct status *st);
 
@@ -63,7 +64,7 @@ int fclaim_record(const char *state_dir, const struct fclaim_disk *d, const char
  * when the file exists but cannot be read. */
 int fclaim_held(const char *state_dir, const struct fclaim_disk *d, bool *held, struct status *st);
 
-/* Removes the claim for d (none: 0) and makes the removal durable. */
+/* Removes the claim for d (none: 0). */
 int fclaim_drop(const char *state_dir, const struct fclaim_disk *d, struct status *st);
 
 /* Removes claims of other boots, which can never match again. Returns how many
