@@ -9,7 +9,7 @@
  * STS's ExpiredTokenException means "read it again" (aws-facts.md §7.3).
  * Retried: connection failures, 5xx, throttling and IDPCommunicationError
  * (aws_error's retry classes), within the deadline. The response is parsed
- * with expat; a DOCTYPE aborts the parse (no entity expansion).
+ * with expat; a DOCTYPE or entity declaration aborts the parse (cloud/xml_guard).
  * Not here: DurationSeconds, Policy, session tags. Invariants: the token, the
  * form body and the response are wiped after use; messages carry the role ARN,
  * STS's error code and message and request id, never the token.
@@ -17,6 +17,7 @@
 #include "cloud/creds_internal.h"
 
 #include "cloud/aws_error.h"
+#include "cloud/xml_guard.h"
 #include "common/log.h"
 #include "common/rpc.h"
 #include "common/xalloc.h"
@@ -38,13 +39,12 @@
 enum sts_field { F_NONE, F_AK, F_SK, F_TOKEN, F_EXP };
 
 struct sts_parse {
-	XML_Parser xp;
+	struct xml_guard guard; /* first: expat hands the guard's handlers this object */
 	int depth;
 	int creds_depth;        /* depth of <Credentials>, 0 when outside */
 	bool root_ok;
 	bool in_result;
 	bool overflow;
-	bool doctype;
 	enum sts_field field;
 	struct creds *out;
 	char expiration[64];
@@ -105,23 +105,12 @@ static void on_text(void *ud, const XML_Char *s, int len)
 	size_t *used = &p->len[p->field];
 	if ((size_t)len >= cap - *used) {
 		p->overflow = true;
-		XML_StopParser(p->xp, XML_FALSE);
+		XML_StopParser(p->guard.parser, XML_FALSE);
 		return;
 	}
 	memcpy(dst + *used, s, (size_t)len);
 	*used += (size_t)len;
 	dst[*used] = '\0';
-}
-
-static void on_doctype(void *ud, const XML_Char *name, const XML_Char *sysid, const XML_Char *pubid, int internal)
-{
-	(void)name;
-	(void)sysid;
-	(void)pubid;
-	(void)internal;
-	struct sts_parse *p = ud;
-	p->doctype = true;
-	XML_StopParser(p->xp, XML_FALSE);
 }
 
 static bool printable(const char *s)
@@ -137,20 +126,20 @@ int creds_parse_sts_response(const char *body, size_t len, struct creds *out, st
 	struct sts_parse p;
 	memset(&p, 0, sizeof p);
 	p.out = out;
-	p.xp = XML_ParserCreate("UTF-8");
-	if (p.xp == NULL)
+	p.guard.parser = XML_ParserCreate("UTF-8");
+	if (p.guard.parser == NULL)
 		return status_set(st, STATUS_INTERNAL, "STS AssumeRoleWithWebIdentity: cannot create an XML parser");
-	XML_SetUserData(p.xp, &p);
-	XML_SetElementHandler(p.xp, on_start, on_end);
-	XML_SetCharacterDataHandler(p.xp, on_text);
-	XML_SetStartDoctypeDeclHandler(p.xp, on_doctype);
-	enum XML_Status xs = XML_Parse(p.xp, body, (int)len, XML_TRUE);
-	XML_ParserFree(p.xp);
+	XML_SetUserData(p.guard.parser, &p);
+	XML_SetElementHandler(p.guard.parser, on_start, on_end);
+	XML_SetCharacterDataHandler(p.guard.parser, on_text);
+	xml_guard_install(&p.guard);
+	enum XML_Status xs = XML_Parse(p.guard.parser, body, (int)len, XML_TRUE);
+	XML_ParserFree(p.guard.parser);
 	int ret = 0;
-	if (xs != XML_STATUS_OK || p.doctype || p.overflow || !p.root_ok)
+	if (xs != XML_STATUS_OK || p.guard.refused || p.overflow || !p.root_ok)
 		ret = status_set(st, STATUS_INTERNAL, "STS AssumeRoleWithWebIdentity: %s",
 				 p.overflow ? "a credential field is too long"
-				 : p.doctype ? "the response declares a DTD"
+				 : p.guard.refused ? "the response declares a DTD"
 				 : xs != XML_STATUS_OK ? "malformed XML response"
 						       : "not an AssumeRoleWithWebIdentityResponse");
 	else if (!out->access_key_id[0] || !out->secret_access_key[0] || !out->session_token[0] || !p.expiration[0])
