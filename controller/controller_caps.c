@@ -88,11 +88,11 @@ confirmed_msg(const Csi__V1__ValidateVolumeCapabilitiesRequest *req)
 static bool supported(struct controller_service *svc, const Csi__V1__ValidateVolumeCapabilitiesRequest *req,
 		      const struct cloud_disk *d, struct status *why)
 {
-	struct controller_map params = { 0 }, mparams = { 0 };
+	struct kvmap params = { 0 }, mparams = { 0 };
 	struct controller_volume_params p = { 0 };
 	bool ok = true;
-	CONTROLLER_MAP_VIEW(&params, req->n_parameters, req->parameters);
-	CONTROLLER_MAP_VIEW(&mparams, req->n_mutable_parameters, req->mutable_parameters);
+	KVMAP_VIEW(&params, req->n_parameters, req->parameters);
+	KVMAP_VIEW(&mparams, req->n_mutable_parameters, req->mutable_parameters);
 	if (controller_parse_volume_params(&params, &mparams, &p, why) < 0)
 		ok = false;
 	for (size_t i = 0; ok && i < req->n_volume_capabilities; i++) {
@@ -110,8 +110,8 @@ static bool supported(struct controller_service *svc, const Csi__V1__ValidateVol
 			ok = controller_check_fmt_for_fs(&p, cap.block, fs, field, why) == 0;
 		}
 	}
-	controller_map_dispose(&params);
-	controller_map_dispose(&mparams);
+	kvmap_dispose(&params);
+	kvmap_dispose(&mparams);
 	controller_volume_params_dispose(&p);
 	return ok;
 }

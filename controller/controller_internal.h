@@ -17,6 +17,7 @@
 
 #include "cloud/cloud.h"
 #include "common/inflight.h"
+#include "common/kvmap.h"
 #include "common/status.h"
 #include "common/strv.h"
 #include "controller/controller.h"
@@ -63,32 +64,6 @@ struct controller_service {
 	pthread_mutex_t co_lock;       /* guards co_head and every entry's state */
 	struct controller_coalesce *co_head;
 };
-
-/* ---- maps (parameters, contexts) ----------------------------------------------- */
-
-struct controller_kv {
-	const char *key, *value;  /* point into the request */
-};
-
-struct controller_map {
-	size_t n;
-	struct controller_kv *kv;  /* heap array (the strings are not owned) */
-};
-
-/* A view of a protobuf-c map field (repeated key/value entries) of any type. */
-#define CONTROLLER_MAP_VIEW(map, count, entries)                                    \
-	do {                                                                        \
-		(map)->n = (count);                                                 \
-		(map)->kv = xcalloc((count) ? (count) : 1, sizeof *(map)->kv);      \
-		for (size_t i_ = 0; i_ < (count); i_++) {                           \
-			(map)->kv[i_].key = (entries)[i_]->key;                     \
-			(map)->kv[i_].value = (entries)[i_]->value;                 \
-		}                                                                   \
-	} while (0)
-
-void controller_map_dispose(struct controller_map *map);
-/* The value of key (ASCII case-insensitive), or NULL. */
-const char *controller_map_get(const struct controller_map *map, const char *key);
 
 /* ---- volume types (controller_params.c) --------------------------------------- */
 
@@ -157,7 +132,7 @@ void controller_volume_params_dispose(struct controller_volume_params *p);
  * an unknown key, a bad value, iops together with iopsPerGB, iops or
  * throughput on a type that has none, ext4ClusterSize without ext4BigAlloc.
  */
-int controller_parse_volume_params(const struct controller_map *params, const struct controller_map *mutable_params,
+int controller_parse_volume_params(const struct kvmap *params, const struct kvmap *mutable_params,
 				   struct controller_volume_params *out, struct status *st);
 
 /*
@@ -190,7 +165,7 @@ void controller_modify_params_dispose(struct controller_modify_params *p);
  * the key (unknown key, bad value, iops with iopsPerGB, a type that has no
  * iops or throughput).
  */
-int controller_parse_modify_params(const struct controller_map *params, struct controller_modify_params *out,
+int controller_parse_modify_params(const struct kvmap *params, struct controller_modify_params *out,
 				   struct status *st);
 
 /* VolumeSnapshotClass parameters. */
@@ -210,7 +185,7 @@ void controller_snapshot_params_dispose(struct controller_snapshot_params *p);
  * silently not locking a compliance snapshot would be worse. Returns 0; -1
  * with INVALID_ARGUMENT naming the key.
  */
-int controller_parse_snapshot_params(const struct controller_map *params, struct controller_snapshot_params *out,
+int controller_parse_snapshot_params(const struct kvmap *params, struct controller_snapshot_params *out,
 				     struct status *st);
 
 /* ---- tags and templates (controller_tags.c) ----------------------------------- */

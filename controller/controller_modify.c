@@ -393,7 +393,7 @@ int controller_modify_volume(void *svcp, const struct rpc_ctx *rc, const Protobu
 {
 	struct controller_service *svc = svcp;
 	const Csi__V1__ControllerModifyVolumeRequest *req = (const Csi__V1__ControllerModifyVolumeRequest *)reqp;
-	struct controller_map params = { 0 };
+	struct kvmap params = { 0 };
 	struct controller_modify_params p = { 0 };
 	struct modify_req mr;
 	modify_req_init(&mr);
@@ -424,7 +424,7 @@ int controller_modify_volume(void *svcp, const struct rpc_ctx *rc, const Protobu
 		ret = 0;
 		goto out;
 	}
-	CONTROLLER_MAP_VIEW(&params, req->n_mutable_parameters, req->mutable_parameters);
+	KVMAP_VIEW(&params, req->n_mutable_parameters, req->mutable_parameters);
 	if (controller_parse_modify_params(&params, &p, st) < 0)
 		goto out;
 	const struct controller_tvar vars[] = {
@@ -454,7 +454,7 @@ int controller_modify_volume(void *svcp, const struct rpc_ctx *rc, const Protobu
 	*resp = &r->base;
 	ret = 0;
 out:
-	controller_map_dispose(&params);
+	kvmap_dispose(&params);
 	controller_modify_params_dispose(&p);
 	modify_req_dispose(&mr);
 	return ret;

@@ -182,12 +182,12 @@ static void set_str(char **dst, const char *v)
  * StorageClass always yields the same tags whatever order the map came in. */
 static int cmp_kv(const void *a, const void *b)
 {
-	const struct controller_kv *x = *(const struct controller_kv *const *)a;
-	const struct controller_kv *y = *(const struct controller_kv *const *)b;
+	const struct kvmap_entry *x = *(const struct kvmap_entry *const *)a;
+	const struct kvmap_entry *y = *(const struct kvmap_entry *const *)b;
 	return strcmp(x->key, y->key);
 }
 
-static void push_sorted(struct strv *out, const struct controller_kv **v, size_t n)
+static void push_sorted(struct strv *out, const struct kvmap_entry **v, size_t n)
 {
 	qsort(v, n, sizeof *v, cmp_kv);
 	for (size_t i = 0; i < n; i++)
@@ -316,12 +316,12 @@ static int volume_mutable_param(const char *key, const char *v, bool have_type, 
 	return status_set(st, STATUS_INVALID_ARGUMENT, "invalid mutable parameter key %s for CreateVolume", key);
 }
 
-int controller_parse_volume_params(const struct controller_map *params, const struct controller_map *mutable_params,
+int controller_parse_volume_params(const struct kvmap *params, const struct kvmap *mutable_params,
 				   struct controller_volume_params *out, struct status *st)
 {
 	controller_volume_params_init(out);
 	size_t n = (params ? params->n : 0) + (mutable_params ? mutable_params->n : 0);
-	const struct controller_kv **specs = xcalloc(n ? n : 1, sizeof *specs);
+	const struct kvmap_entry **specs = xcalloc(n ? n : 1, sizeof *specs);
 	size_t n_specs = 0;
 	int rc = 0;
 	for (size_t i = 0; params != NULL && i < params->n && rc == 0; i++) {
@@ -334,7 +334,7 @@ int controller_parse_volume_params(const struct controller_map *params, const st
 	if (rc == 0)
 		push_sorted(&out->tag_specs, specs, n_specs);
 	n_specs = 0;
-	bool have_type = mutable_params != NULL && controller_map_get(mutable_params, "type") != NULL;
+	bool have_type = mutable_params != NULL && kvmap_get(mutable_params, "type") != NULL;
 	for (size_t i = 0; mutable_params != NULL && i < mutable_params->n && rc == 0; i++) {
 		int r = volume_mutable_param(mutable_params->kv[i].key, mutable_params->kv[i].value, have_type, out, st);
 		if (r < 0)
@@ -433,13 +433,13 @@ static int modify_param(const char *key, const char *v, bool have_type, struct c
 	return status_set(st, STATUS_INVALID_ARGUMENT, "invalid mutable parameter key %s", key);
 }
 
-int controller_parse_modify_params(const struct controller_map *params, struct controller_modify_params *out,
+int controller_parse_modify_params(const struct kvmap *params, struct controller_modify_params *out,
 				   struct status *st)
 {
 	controller_modify_params_init(out);
-	const struct controller_kv **specs = xcalloc(params->n ? params->n : 1, sizeof *specs);
+	const struct kvmap_entry **specs = xcalloc(params->n ? params->n : 1, sizeof *specs);
 	size_t n_specs = 0;
-	bool have_type = controller_map_get(params, "type") != NULL;
+	bool have_type = kvmap_get(params, "type") != NULL;
 	int rc = 0;
 	for (size_t i = 0; i < params->n && rc == 0; i++) {
 		int r = modify_param(params->kv[i].key, params->kv[i].value, have_type, out, st);
@@ -533,11 +533,11 @@ static int snapshot_param(const char *key, const char *v, struct controller_snap
 	return status_set(st, STATUS_INVALID_ARGUMENT, "invalid parameter key %s for CreateSnapshot", key);
 }
 
-int controller_parse_snapshot_params(const struct controller_map *params, struct controller_snapshot_params *out,
+int controller_parse_snapshot_params(const struct kvmap *params, struct controller_snapshot_params *out,
 				     struct status *st)
 {
 	controller_snapshot_params_init(out);
-	const struct controller_kv **specs = xcalloc(params->n ? params->n : 1, sizeof *specs);
+	const struct kvmap_entry **specs = xcalloc(params->n ? params->n : 1, sizeof *specs);
 	size_t n_specs = 0;
 	int rc = 0;
 	for (size_t i = 0; i < params->n && rc == 0; i++) {

@@ -50,7 +50,7 @@ int controller_publish_volume(void *svcp, const struct rpc_ctx *rc, const Protob
 {
 	struct controller_service *svc = svcp;
 	const Csi__V1__ControllerPublishVolumeRequest *req = (const Csi__V1__ControllerPublishVolumeRequest *)reqp;
-	struct controller_map vc = { 0 };
+	struct kvmap vc = { 0 };
 	struct cloud_attachment att = { 0 };
 	char *key = NULL;
 	int ret = -1;
@@ -59,8 +59,8 @@ int controller_publish_volume(void *svcp, const struct rpc_ctx *rc, const Protob
 	    controller_check_required(req->node_id, "node_id", st) < 0 ||
 	    controller_check_capability(req->volume_capability, "volume_capability", NULL, st) < 0)
 		goto out;
-	CONTROLLER_MAP_VIEW(&vc, req->n_volume_context, req->volume_context);
-	const char *bau = controller_map_get(&vc, "blockAttachUntilInitialized");
+	KVMAP_VIEW(&vc, req->n_volume_context, req->volume_context);
+	const char *bau = kvmap_get(&vc, "blockAttachUntilInitialized");
 	bool wait_init = bau != NULL && strcasecmp(bau, "true") == 0;
 	/* Ids EC2 would call malformed cannot exist: CSI wants NOT_FOUND. */
 	if (!controller_id_valid(req->volume_id, "vol-")) {
@@ -110,7 +110,7 @@ out:
 	if (key != NULL)
 		controller_release(svc, "publish", key);
 	free(key);
-	controller_map_dispose(&vc);
+	kvmap_dispose(&vc);
 	cloud_attachment_dispose(&att);
 	return ret;
 }

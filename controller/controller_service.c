@@ -164,19 +164,3 @@ Csi__V1__Topology *controller_topology(const char *const *keys, const char *cons
 	return t;
 }
 
-void controller_map_dispose(struct controller_map *map)
-{
-	if (map == NULL)
-		return;
-	free(map->kv);
-	map->kv = NULL;
-	map->n = 0;
-}
-
-const char *controller_map_get(const struct controller_map *map, const char *key)
-{
-	for (size_t i = 0; i < map->n; i++)
-		if (map->kv[i].key != NULL && strcasecmp(map->kv[i].key, key) == 0)
-			return map->kv[i].value;
-	return NULL;
-}

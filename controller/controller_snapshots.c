@@ -78,7 +78,7 @@ int controller_create_snapshot(void *svcp, const struct rpc_ctx *rc, const Proto
 {
 	struct controller_service *svc = svcp;
 	const Csi__V1__CreateSnapshotRequest *req = (const Csi__V1__CreateSnapshotRequest *)reqp;
-	struct controller_map params = { 0 };
+	struct kvmap params = { 0 };
 	struct controller_snapshot_params p = { 0 };
 	struct cloud_tags tags = { 0 };
 	struct cloud_snapshot snap = { 0 };
@@ -88,7 +88,7 @@ int controller_create_snapshot(void *svcp, const struct rpc_ctx *rc, const Proto
 	if (controller_check_name(req->name, "name", st) < 0 ||
 	    controller_check_required(req->source_volume_id, "source_volume_id", st) < 0)
 		goto out;
-	CONTROLLER_MAP_VIEW(&params, req->n_parameters, req->parameters);
+	KVMAP_VIEW(&params, req->n_parameters, req->parameters);
 	if (controller_parse_snapshot_params(&params, &p, st) < 0 ||
 	    controller_snapshot_tags(svc, req->name, &p, &tags, st) < 0)
 		goto out;
@@ -157,7 +157,7 @@ int controller_create_snapshot(void *svcp, const struct rpc_ctx *rc, const Proto
 out:
 	if (held)
 		controller_release(svc, "snapshot-name", req->name);
-	controller_map_dispose(&params);
+	kvmap_dispose(&params);
 	controller_snapshot_params_dispose(&p);
 	cloud_tags_dispose(&tags);
 	cloud_snapshot_dispose(&snap);

@@ -412,7 +412,7 @@ int controller_create_volume(void *svcp, const struct rpc_ctx *rc, const Protobu
 {
 	struct controller_service *svc = svcp;
 	const Csi__V1__CreateVolumeRequest *req = (const Csi__V1__CreateVolumeRequest *)reqp;
-	struct controller_map params = { 0 }, mparams = { 0 };
+	struct kvmap params = { 0 }, mparams = { 0 };
 	struct controller_volume_params p = { 0 };
 	struct cloud_tags tags = { 0 };
 	struct cloud_disk disk = { 0 };
@@ -427,8 +427,8 @@ int controller_create_volume(void *svcp, const struct rpc_ctx *rc, const Protobu
 		status_set(st, STATUS_INVALID_ARGUMENT, "volume_capabilities is required");
 		goto out;
 	}
-	CONTROLLER_MAP_VIEW(&params, req->n_parameters, req->parameters);
-	CONTROLLER_MAP_VIEW(&mparams, req->n_mutable_parameters, req->mutable_parameters);
+	KVMAP_VIEW(&params, req->n_parameters, req->parameters);
+	KVMAP_VIEW(&mparams, req->n_mutable_parameters, req->mutable_parameters);
 	if (controller_parse_volume_params(&params, &mparams, &p, st) < 0)
 		goto out;
 	for (size_t i = 0; i < req->n_volume_capabilities; i++) {
@@ -518,8 +518,8 @@ int controller_create_volume(void *svcp, const struct rpc_ctx *rc, const Protobu
 out:
 	if (held)
 		controller_release(svc, "name", req->name);
-	controller_map_dispose(&params);
-	controller_map_dispose(&mparams);
+	kvmap_dispose(&params);
+	kvmap_dispose(&mparams);
 	controller_volume_params_dispose(&p);
 	cloud_tags_dispose(&tags);
 	cloud_disk_dispose(&disk);

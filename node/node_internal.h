@@ -13,6 +13,7 @@
 #define EBS_NODE_NODE_INTERNAL_H
 
 #include "common/inflight.h"
+#include "common/kvmap.h"
 #include "common/instance_info.h"
 #include "common/status.h"
 #include "node/devpath.h"
@@ -69,39 +70,11 @@ int node_check_path(const struct node_service *svc, const char *field, const cha
 int node_check_capability(const Csi__V1__VolumeCapability *cap, const char *field, struct node_cap *out,
 			  struct status *st);
 
-/* ---- maps (volume_context, publish_context) ------------------------------------- */
-
-struct node_kv {
-	const char *key, *value;  /* point into the request */
-};
-
-struct node_map {
-	size_t n;
-	struct node_kv *kv;  /* heap array (the strings are not owned) */
-};
-
-/* A view of a protobuf-c map field (repeated key/value entries) of any type. */
-#define NODE_MAP_VIEW(map, count, entries)                                          \
-	do {                                                                        \
-		(map)->n = (count);                                                 \
-		(map)->kv = xcalloc((count) ? (count) : 1, sizeof *(map)->kv);      \
-		for (size_t i_ = 0; i_ < (count); i_++) {                           \
-			(map)->kv[i_].key = (entries)[i_]->key;                     \
-			(map)->kv[i_].value = (entries)[i_]->value;                 \
-		}                                                                   \
-	} while (0)
-
-void node_map_dispose(struct node_map *map);
-
-/* The value of key (ASCII case-insensitive, as upstream lower-cases the
- * StorageClass keys it echoes), or NULL. */
-const char *node_map_get(const struct node_map *map, const char *key);
-
 /*
  * Parses volume_context's "partition" into *partition (0: the whole device).
  * Returns 0; -1 with INVALID_ARGUMENT for a value that is not a number >= 0.
  */
-int node_parse_partition(const struct node_map *vc, int *partition, struct status *st);
+int node_parse_partition(const struct kvmap *vc, int *partition, struct status *st);
 
 /*
  * Fills fmt from volume_context's formatting parameters (blockSize,
@@ -110,7 +83,7 @@ int node_parse_partition(const struct node_map *vc, int *partition, struct statu
  * xfs. fmt->fstype points at fstype. Returns 0; -1 with INVALID_ARGUMENT
  * naming the key (not a number, or not for this fstype).
  */
-int node_parse_format(const struct node_map *vc, const char *fstype, bool legacy_xfs,
+int node_parse_format(const struct kvmap *vc, const char *fstype, bool legacy_xfs,
 		      struct mounter_format_opts *fmt, struct status *st);
 
 /* ---- shared steps (node_service.c) ---------------------------------------------------- */

@@ -73,14 +73,14 @@ static int publish_source(struct node_service *svc, const Csi__V1__NodePublishVo
 {
 	*dev = *source = NULL;
 	if (cap->block) {
-		struct node_map vc, pc;
-		NODE_MAP_VIEW(&vc, req->n_volume_context, req->volume_context);
-		NODE_MAP_VIEW(&pc, req->n_publish_context, req->publish_context);
+		struct kvmap vc, pc;
+		KVMAP_VIEW(&vc, req->n_volume_context, req->volume_context);
+		KVMAP_VIEW(&pc, req->n_publish_context, req->publish_context);
 		int part = 0;
 		if (node_parse_partition(&vc, &part, st) == 0)
-			*dev = node_find_device(svc, req->volume_id, node_map_get(&pc, "devicePath"), part, st);
-		node_map_dispose(&vc);
-		node_map_dispose(&pc);
+			*dev = node_find_device(svc, req->volume_id, kvmap_get(&pc, "devicePath"), part, st);
+		kvmap_dispose(&vc);
+		kvmap_dispose(&pc);
 		if (*dev == NULL)
 			return -1;
 		*source = xstrdup(*dev);

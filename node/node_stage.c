@@ -61,7 +61,7 @@ static int check_existing_stage(struct node_service *svc, const struct mounter_m
 }
 
 static int stage_mount(struct node_service *svc, const struct rpc_ctx *rc, const char *volume_id, const char *dev,
-		       const char *path, const struct node_cap *cap, const struct node_map *vc, struct status *st)
+		       const char *path, const struct node_cap *cap, const struct kvmap *vc, struct status *st)
 {
 	struct mounter_format_opts fmt;
 	if (node_parse_format(vc, cap->fstype, svc->legacy_xfs, &fmt, st) < 0)
@@ -116,7 +116,7 @@ int node_stage_volume(void *svcp, const struct rpc_ctx *rc, const ProtobufCMessa
 	struct node_service *svc = svcp;
 	const Csi__V1__NodeStageVolumeRequest *req = (const Csi__V1__NodeStageVolumeRequest *)reqp;
 	struct node_cap cap = { 0 };
-	struct node_map vc = { 0 }, pc = { 0 };
+	struct kvmap vc = { 0 }, pc = { 0 };
 	char *dev = NULL;
 	bool held = false;
 	int ret = -1;
@@ -125,8 +125,8 @@ int node_stage_volume(void *svcp, const struct rpc_ctx *rc, const ProtobufCMessa
 	    node_check_path(svc, "staging_target_path", req->staging_target_path, st) < 0 ||
 	    node_check_capability(req->volume_capability, "volume_capability", &cap, st) < 0)
 		goto out;
-	NODE_MAP_VIEW(&vc, req->n_volume_context, req->volume_context);
-	NODE_MAP_VIEW(&pc, req->n_publish_context, req->publish_context);
+	KVMAP_VIEW(&vc, req->n_volume_context, req->volume_context);
+	KVMAP_VIEW(&pc, req->n_publish_context, req->publish_context);
 	int part;
 	if (node_parse_partition(&vc, &part, st) < 0)
 		goto out;
@@ -134,7 +134,7 @@ int node_stage_volume(void *svcp, const struct rpc_ctx *rc, const ProtobufCMessa
 		goto out;
 	held = true;
 
-	dev = node_find_device(svc, req->volume_id, node_map_get(&pc, "devicePath"), part, st);
+	dev = node_find_device(svc, req->volume_id, kvmap_get(&pc, "devicePath"), part, st);
 	if (dev == NULL) {
 		node_fail(st, "stage volume %s", req->volume_id);
 		goto out;
@@ -158,8 +158,8 @@ out:
 	if (held)
 		node_release(svc, req->volume_id);
 	free(dev);
-	node_map_dispose(&vc);
-	node_map_dispose(&pc);
+	kvmap_dispose(&vc);
+	kvmap_dispose(&pc);
 	node_cap_dispose(&cap);
 	return ret;
 }

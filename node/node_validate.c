@@ -149,29 +149,13 @@ int node_check_capability(const Csi__V1__VolumeCapability *cap, const char *fiel
 	return rc;
 }
 
-void node_map_dispose(struct node_map *map)
-{
-	if (map == NULL)
-		return;
-	free(map->kv);
-	map->kv = NULL;
-	map->n = 0;
-}
-
-const char *node_map_get(const struct node_map *map, const char *key)
-{
-	for (size_t i = 0; i < map->n; i++)
-		if (map->kv[i].key != NULL && strcasecmp(map->kv[i].key, key) == 0)
-			return map->kv[i].value ? map->kv[i].value : "";
-	return NULL;
-}
 
 /* A decimal number in [min, max]; "" counts as absent. Returns 1 when set,
  * 0 when absent, -1 with INVALID_ARGUMENT naming key. */
-static int parse_num(const struct node_map *vc, const char *key, unsigned long long min, unsigned long long max,
+static int parse_num(const struct kvmap *vc, const char *key, unsigned long long min, unsigned long long max,
 		     unsigned long long *out, struct status *st)
 {
-	const char *v = node_map_get(vc, key);
+	const char *v = kvmap_get(vc, key);
 	*out = 0;
 	if (v == NULL || v[0] == '\0')
 		return 0;
@@ -188,9 +172,9 @@ static int parse_num(const struct node_map *vc, const char *key, unsigned long l
 }
 
 /* "true"/"false" (any case) or absent. Returns 0; -1 with INVALID_ARGUMENT. */
-static int parse_bool(const struct node_map *vc, const char *key, bool *out, struct status *st)
+static int parse_bool(const struct kvmap *vc, const char *key, bool *out, struct status *st)
 {
-	const char *v = node_map_get(vc, key);
+	const char *v = kvmap_get(vc, key);
 	*out = false;
 	if (v == NULL || v[0] == '\0' || strcasecmp(v, "false") == 0)
 		return 0;
@@ -201,7 +185,7 @@ static int parse_bool(const struct node_map *vc, const char *key, bool *out, str
 	return status_set(st, STATUS_INVALID_ARGUMENT, "volume_context %s \"%s\" is not true or false", key, v);
 }
 
-int node_parse_partition(const struct node_map *vc, int *partition, struct status *st)
+int node_parse_partition(const struct kvmap *vc, int *partition, struct status *st)
 {
 	unsigned long long n;
 	*partition = 0;
@@ -211,7 +195,7 @@ int node_parse_partition(const struct node_map *vc, int *partition, struct statu
 	return 0;
 }
 
-int node_parse_format(const struct node_map *vc, const char *fstype, bool legacy_xfs,
+int node_parse_format(const struct kvmap *vc, const char *fstype, bool legacy_xfs,
 		      struct mounter_format_opts *fmt, struct status *st)
 {
 	memset(fmt, 0, sizeof *fmt);

@@ -143,11 +143,11 @@ static void test_validate_volume_capabilities(void **state)
 
 static int parse(const char *const *kv, struct controller_volume_params *p, struct status *st)
 {
-	struct controller_kv v[16];
+	struct kvmap_entry v[16];
 	size_t n = 0;
 	for (; kv[2 * n] != NULL; n++)
-		v[n] = (struct controller_kv){ kv[2 * n], kv[2 * n + 1] };
-	struct controller_map m = { n, v };
+		v[n] = (struct kvmap_entry){ kv[2 * n], kv[2 * n + 1] };
+	struct kvmap m = { n, v };
 	return controller_parse_volume_params(&m, NULL, p, st);
 }
 
@@ -212,12 +212,12 @@ static void test_volume_params_table(void **state)
 static void test_snapshot_and_modify_params(void **state)
 {
 	(void)state;
-	struct controller_kv v[] = {
+	struct kvmap_entry v[] = {
 		{ "FastSnapshotRestoreAvailabilityZones", " us-east-1a ,us-east-1b," },
 		{ "outpostarn", "arn:aws:outposts:us-east-1:123456789012:outpost/op-1" },
 		{ "tagSpecification_1", "k=v" },
 	};
-	struct controller_map m = { 3, v };
+	struct kvmap m = { 3, v };
 	struct controller_snapshot_params sp;
 	struct status st;
 	assert_int_equal(controller_parse_snapshot_params(&m, &sp, &st), 0);
@@ -228,21 +228,21 @@ static void test_snapshot_and_modify_params(void **state)
 	assert_int_equal(sp.tag_specs.n, 1);
 	controller_snapshot_params_dispose(&sp);
 
-	struct controller_kv mv[] = {
+	struct kvmap_entry mv[] = {
 		{ "volumeType", "gp2" },
 		{ "type", "gp3" },
 		{ "throughput", "500" },
 		{ "tagDeletion_x", "old" },
 	};
-	struct controller_map mm = { 4, mv };
+	struct kvmap mm = { 4, mv };
 	struct controller_modify_params mp;
 	assert_int_equal(controller_parse_modify_params(&mm, &mp, &st), 0);
 	assert_string_equal(mp.type->name, "gp3");  /* type wins over volumeType */
 	assert_int_equal(mp.throughput, 500);
 	assert_int_equal(mp.tag_deletions.n, 1);
 	controller_modify_params_dispose(&mp);
-	struct controller_kv bad[] = { { "type", "io1" }, { "throughput", "500" } };
-	struct controller_map mb = { 2, bad };
+	struct kvmap_entry bad[] = { { "type", "io1" }, { "throughput", "500" } };
+	struct kvmap mb = { 2, bad };
 	assert_int_equal(controller_parse_modify_params(&mb, &mp, &st), -1);
 	assert_non_null(strstr(st.msg, "throughput"));
 	controller_modify_params_dispose(&mp);

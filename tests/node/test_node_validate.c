@@ -141,12 +141,12 @@ static void test_capability(void **state)
 static void test_format_parsing(void **state)
 {
 	(void)state;
-	struct node_kv kv[] = {
+	struct kvmap_entry kv[] = {
 		{ "BLOCKSIZE", "1024" }, { "inodesize", "512" }, { "bytesPerInode", "8192" },
 		{ "numberOfInodes", "200192" }, { "ext4BigAlloc", "TRUE" }, { "ext4ClusterSize", "16384" },
 		{ "somethingElse", "x" },
 	};
-	struct node_map vc = { sizeof kv / sizeof kv[0], kv };
+	struct kvmap vc = { sizeof kv / sizeof kv[0], kv };
 	struct mounter_format_opts fmt;
 	struct status st;
 	assert_int_equal(node_parse_format(&vc, "ext4", true, &fmt, &st), 0);
@@ -158,26 +158,26 @@ static void test_format_parsing(void **state)
 	assert_true(fmt.ext4_bigalloc);
 	assert_int_equal(fmt.ext4_cluster_size, 16384);
 	assert_false(fmt.xfs_legacy); /* legacy xfs applies to xfs only */
-	struct node_map xfs = { 2, kv };
+	struct kvmap xfs = { 2, kv };
 	assert_int_equal(node_parse_format(&xfs, "xfs", true, &fmt, &st), 0);
 	assert_true(fmt.xfs_legacy);
 	assert_int_equal(fmt.block_size, 1024);
-	struct node_map none = { 0, NULL };
+	struct kvmap none = { 0, NULL };
 	assert_int_equal(node_parse_format(&none, "ext3", false, &fmt, &st), 0);
 	assert_int_equal(fmt.block_size, 0);
 	static const char *const bad[][2] = { { "blockSize", "4k" }, { "blockSize", "-1" }, { "blockSize", "99999999" },
 					      { "inodeSize", " 256" }, { "numberOfInodes", "0" },
 					      { "numberOfInodes", "99999999999999999999999" } };
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		struct node_kv one = { bad[i][0], bad[i][1] };
-		struct node_map m = { 1, &one };
+		struct kvmap_entry one = { bad[i][0], bad[i][1] };
+		struct kvmap m = { 1, &one };
 		assert_int_equal(node_parse_format(&m, "ext4", false, &fmt, &st), -1);
 		assert_int_equal(st.code, STATUS_INVALID_ARGUMENT);
 		assert_non_null(strstr(st.msg, bad[i][0]));
 	}
 	int part;
-	struct node_kv p = { "Partition", "12" };
-	struct node_map pm = { 1, &p };
+	struct kvmap_entry p = { "Partition", "12" };
+	struct kvmap pm = { 1, &p };
 	assert_int_equal(node_parse_partition(&pm, &part, &st), 0);
 	assert_int_equal(part, 12);
 	p.value = "";
