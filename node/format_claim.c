@@ -93,7 +93,10 @@ static char *claims_dir(const char *state_dir) { return xasprintf("%s/" CLAIM_DI
 
 static char *claim_path(const char *state_dir, const struct fclaim_disk *d)
 {
-	return xasprintf("%s/" CLAIM_DIR "/%s-%" PRIu64, state_dir, d->boot_id, d->diskseq);
+	/* A partition shares its disk's sequence number: the device number
+	 * keeps claims on two partitions of one disk apart. */
+	return xasprintf("%s/" CLAIM_DIR "/%s-%" PRIu64 "-%u-%u", state_dir, d->boot_id, d->diskseq, d->dev_major,
+			 d->dev_minor);
 }
 
 static int mkdir_one(const char *path, struct status *st)
@@ -246,7 +249,7 @@ int fclaim_sweep(const char *state_dir, const char *boot_id, struct status *st)
 	while ((de = readdir(dp)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
-		/* Ours: "<boot>-<seq>" or a "<boot>-<seq>.tmp" left by a crash. */
+		/* Ours: "<boot>-<seq>-<major>-<minor>", or the same + ".tmp" left by a crash. */
 		bool this_boot = strncmp(de->d_name, boot_id, bl) == 0 && de->d_name[bl] == '-';
 		bool left_tmp = strstr(de->d_name, ".tmp") != NULL;
 		if (this_boot && !left_tmp)

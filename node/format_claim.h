@@ -22,7 +22,7 @@
  * diskseq (older kernels) no claim is written and an interrupted format is
  * refused as before, needing a manual wipe.
  *
- * Files live in <state_dir>/format-claims/<boot_id>-<diskseq>; they are a few
+ * Files live in <state_dir>/format-claims/<boot_id>-<diskseq>-<major>-<minor>; they are a few
  * hundred bytes, and need no fsync: they only count within the boot that
  * wrote them. Losing the state directory only loses the recovery, never
  * safety.

@@ -82,7 +82,8 @@ static void test_record_held_drop(void **state)
 	assert_int_equal(fclaim_held(sd, &DISK, &held, &st), 0);
 	assert_true(held);
 
-	/* Another disk (sequence number, device number, boot) does not match. */
+	/* Another disk (sequence number, device number, boot) does not match,
+	 * and a claim for another partition of the same disk is its own. */
 	struct fclaim_disk other = DISK;
 	other.diskseq++;
 	assert_int_equal(fclaim_held(sd, &other, &held, &st), 0);
@@ -95,6 +96,13 @@ static void test_record_held_drop(void **state)
 	other.boot_id[0] = 'a';
 	assert_int_equal(fclaim_held(sd, &other, &held, &st), 0);
 	assert_false(held);
+	struct fclaim_disk part2 = DISK;
+	part2.dev_minor = 5;
+	assert_int_equal(fclaim_record(sd, &part2, "/dev/nvme1n1p2", "xfs", &st), 0);
+	assert_int_equal(count_claims(sd), 2);
+	assert_int_equal(fclaim_held(sd, &DISK, &held, &st), 0);
+	assert_true(held);
+	assert_int_equal(fclaim_drop(sd, &part2, &st), 0);
 
 	/* Recording again replaces; dropping twice is fine. */
 	assert_int_equal(fclaim_record(sd, &DISK, "/dev/nvme1n1", "xfs", &st), 0);
@@ -115,7 +123,8 @@ static void test_file_not_describing_the_disk_is_no_claim(void **state)
 	struct status st = STATUS_INIT;
 	assert_int_equal(fclaim_record(dir, &DISK, "/dev/nvme1n1", "ext4", &st), 0);
 	char path[1024];
-	snprintf(path, sizeof path, "%s/format-claims/%s-%llu", dir, DISK.boot_id, (unsigned long long)DISK.diskseq);
+	snprintf(path, sizeof path, "%s/format-claims/%s-%llu-%u-%u", dir, DISK.boot_id, (unsigned long long)DISK.diskseq,
+		 DISK.dev_major, DISK.dev_minor);
 	const char *bad[] = {
 		"",                                                    /* empty: a write cut short */
 		"ebs-csi-c format claim v1\nboot_id=0f6b1c2e-3d4a-4b5c-8d9e-0a1b2c3d4e5f\n", /* no diskseq */
