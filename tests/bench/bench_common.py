@@ -224,6 +224,9 @@ class Driver:
         self.sock = os.path.join(workdir, name, "csi.sock")
         self.log_path = os.path.join(workdir, name + ".log")
         self.log = open(self.log_path, "ab")
+        if not any(a.startswith("--state-dir") for a in args):
+            # Format claims stay in the work directory, not the host's /var/lib.
+            args = [*args, "--state-dir", os.path.join(workdir, name + "-state")]
         self.t0 = time.monotonic()
         self.proc = subprocess.Popen([self.binary, *args, "--endpoint", "unix://" + self.sock],
                                      stdout=self.log, stderr=subprocess.STDOUT, env=env)
