@@ -174,3 +174,79 @@ def test_volume_not_attached_is_not_found(env):
         e.node.NodeStageVolume(csi_pb2.NodeStageVolumeRequest(volume_id=vid, staging_target_path=staging,
                                                               volume_capability=mount_cap()), timeout=60)
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_driver_killed_during_mkfs_finishes_the_format(tmp_path, start_sim, start_driver):
+    """The driver dies in the middle of mkfs.ext4 (a stand-in on its PATH runs the real
+    one, zeroes the superblock a kill before mke2fs's last write would not have written
+    yet, then kill -9s the driver): the device holds bytes but no signature. A driver
+    without its state directory refuses it like any data; the restarted driver with its
+    state directory finds its format claim for this very disk, formats again, and the
+    claim is gone before the filesystem is used."""
+    byid, kubelet, state, shim = (tmp_path / n for n in ("by-id", "kubelet", "node-state", "shim"))
+    for d in (byid, kubelet, shim):
+        d.mkdir()
+    real = shutil.which("mkfs.ext4")
+    (shim / "mkfs.ext4").write_text(
+        "#!/bin/sh\nfor a; do dev=$a; done\n"
+        f"{real} \"$@\" >/dev/null 2>&1\n"
+        "dd if=/dev/zero of=\"$dev\" bs=1024 seek=1 count=1 conv=notrunc,fsync 2>/dev/null\n"
+        "kill -9 $PPID\nkill -9 $$\n")
+    (shim / "mkfs.ext4").chmod(0o755)
+    sim = start_sim("--attach", "loop", "--dev-dir", str(byid))
+    ec2 = sim.client()
+    common = ["node", "--by-id-dir", str(byid), "--kubelet-root", str(kubelet)]
+    sim_env = {"AWS_EC2_METADATA_SERVICE_ENDPOINT": sim.url}
+    vid = ec2.create_volume(AvailabilityZone="us-east-1a", Size=1, VolumeType="gp3")["VolumeId"]
+    wait_volume(ec2, vid, "available")
+    ec2.attach_volume(VolumeId=vid, InstanceId=INSTANCE, Device="/dev/xvdbd")
+    wait_attachment(ec2, vid, "attached")
+    dev = os.path.realpath(str(byid / ("nvme-Amazon_Elastic_Block_Store_" + vid.replace("-", ""))))
+    staging = str(kubelet / "plugins" / vid / "globalmount")
+    os.makedirs(staging)
+    req = csi_pb2.NodeStageVolumeRequest(volume_id=vid, staging_target_path=staging, volume_capability=mount_cap())
+    claims = state / "format-claims"
+    try:
+        d1 = start_driver(*common, "--state-dir", str(state),
+                          env={**sim_env, "PATH": f"{shim}:{os.environ['PATH']}"})
+        with pytest.raises(grpc.RpcError) as err:
+            csi_pb2_grpc.NodeStub(d1.channel).NodeStageVolume(req, timeout=60)
+        assert err.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert d1.proc.wait(timeout=10) == -9
+        d1.stop()
+        assert len(os.listdir(claims)) == 1
+        assert subprocess.run(["blkid", "-p", dev], stdout=subprocess.PIPE).stdout == b""
+        with open(dev, "rb") as f:
+            head = f.read(1 << 20)
+        assert any(head), "mkfs left nothing behind: the test would prove nothing"
+        before = hashlib.sha256(head).hexdigest()
+
+        # Without the claim the device is somebody's data: refused, untouched.
+        d2 = start_driver(*common, "--state-dir", "", env=sim_env)
+        with pytest.raises(grpc.RpcError) as err:
+            csi_pb2_grpc.NodeStub(d2.channel).NodeStageVolume(req, timeout=60)
+        assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert "data" in err.value.details()
+        assert d2.stop() == 0
+        with open(dev, "rb") as f:
+            assert hashlib.sha256(f.read(1 << 20)).hexdigest() == before
+
+        # The restarted driver finishes its own format.
+        d3 = start_driver(*common, "--state-dir", str(state), env=sim_env)
+        csi_pb2_grpc.NodeStub(d3.channel).NodeStageVolume(req, timeout=120)
+        assert "formatting half-formatted device" in d3.output()
+        assert os.listdir(claims) == []
+        with open(os.path.join(staging, "f"), "w") as f:
+            f.write("after the crash")
+        csi_pb2_grpc.NodeStub(d3.channel).NodeUnstageVolume(
+            csi_pb2.NodeUnstageVolumeRequest(volume_id=vid, staging_target_path=staging), timeout=60)
+        fsck = subprocess.run(["e2fsck", "-n", "-f", dev], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        assert fsck.returncode == 0, fsck.stdout.decode(errors="replace")
+        # Staged again: mounted as it is, the file is there (the claim is gone, nothing reformats).
+        csi_pb2_grpc.NodeStub(d3.channel).NodeStageVolume(req, timeout=60)
+        with open(os.path.join(staging, "f")) as f:
+            assert f.read() == "after the crash"
+        csi_pb2_grpc.NodeStub(d3.channel).NodeUnstageVolume(
+            csi_pb2.NodeUnstageVolumeRequest(volume_id=vid, staging_target_path=staging), timeout=60)
+    finally:
+        unmount_all_under(tmp_path)
