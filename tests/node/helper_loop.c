@@ -31,6 +31,32 @@ static volatile int g_loop_fds[MAX_LOOPS] = { -1, -1, -1, -1, -1, -1, -1, -1, -1
  * big sparse files behind (only empty directories). */
 static char g_backing[MAX_LOOPS][4096];
 
+int loop_fixture_begin(const char **why, char *dir, size_t n)
+{
+	if (!loop_supported(why))
+		return 0;
+	loop_install_cleanup();
+	return loop_tmpdir(dir, n) == 0 ? 1 : -1;
+}
+
+bool loop_find_tool(const char *name, const char *path_list, char *out, size_t n)
+{
+	const char *env = path_list ? path_list : getenv("PATH");
+	char *copy = strdup(env && *env ? env : "/usr/sbin:/usr/bin:/sbin:/bin");
+	bool found = false;
+	for (char *save = NULL, *d = strtok_r(copy, ":", &save); d && !found; d = strtok_r(NULL, ":", &save)) {
+		char p[1024];
+		snprintf(p, sizeof p, "%s/%s", d, name);
+		if (access(p, X_OK) == 0) {
+			found = true;
+			if (out != NULL)
+				snprintf(out, n, "%s", p);
+		}
+	}
+	free(copy);
+	return found;
+}
+
 bool loop_supported(const char **why)
 {
 	if (geteuid() != 0) {

@@ -51,6 +51,16 @@ void loop_install_cleanup(void);
 /* Makes a temporary directory under /tmp; path receives it. */
 int loop_tmpdir(char *path, size_t n);
 
+/* A fixture's start: when loop devices can be used here, installs the cleanup,
+ * makes the fixture's temp directory (dir) and returns 1; otherwise sets *why
+ * and returns 0 (the tests then skip). -1 when the directory cannot be made. */
+int loop_fixture_begin(const char **why, char *dir, size_t n);
+
+/* Finds name in path_list (a PATH-style list; NULL: $PATH, or the usual
+ * sbin/bin directories) and copies its full path into out when out is not
+ * NULL. Returns whether it is there and executable. */
+bool loop_find_tool(const char *name, const char *path_list, char *out, size_t n);
+
 /* Removes dir recursively, but only if nothing is mounted below it. */
 void loop_rmtree(const char *dir);
 

@@ -211,12 +211,10 @@ static int setup(void **state)
 	struct fixture *fx = calloc(1, sizeof *fx);
 	fx->ld.fd = -1;
 	*state = fx;
-	fx->usable = loop_supported(&fx->why);
-	if (!fx->usable)
-		return 0;
-	loop_install_cleanup();
-	if (loop_tmpdir(fx->dir, sizeof fx->dir) != 0)
-		return -1;
+	int r = loop_fixture_begin(&fx->why, fx->dir, sizeof fx->dir);
+	fx->usable = r == 1;
+	if (r <= 0)
+		return r;
 	snprintf(fx->state, sizeof fx->state, "%s/state", fx->dir);
 	snprintf(fx->shim, sizeof fx->shim, "%s/shim", fx->dir);
 	snprintf(fx->stage, sizeof fx->stage, "%s/stage", fx->dir);
@@ -298,16 +296,8 @@ static struct fclaim_disk disk_of(const char *dev)
  */
 static void install_dying_mkfs(struct fixture *fx, const char *tool, bool wipe_sb)
 {
-	char real[600] = "";
-	char *copy = strdup(fx->path_saved);
-	for (char *save = NULL, *d = strtok_r(copy, ":", &save); d && !real[0]; d = strtok_r(NULL, ":", &save)) {
-		char p[512];
-		snprintf(p, sizeof p, "%s/%s", d, tool);
-		if (access(p, X_OK) == 0)
-			snprintf(real, sizeof real, "%s", p);
-	}
-	free(copy);
-	if (!real[0]) {
+	char real[1024];
+	if (!loop_find_tool(tool, fx->path_saved, real, sizeof real)) {
 		fprintf(stderr, "SKIP: %s is not installed\n", tool);
 		skip();
 	}

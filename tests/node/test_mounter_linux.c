@@ -43,31 +43,15 @@ struct fixture {
 	struct mounter *m;
 };
 
-static bool have_tool(const char *name)
-{
-	char *path = getenv("PATH");
-	char *copy = strdup(path ? path : "/usr/sbin:/usr/bin:/sbin:/bin");
-	bool found = false;
-	for (char *save = NULL, *d = strtok_r(copy, ":", &save); d && !found; d = strtok_r(NULL, ":", &save)) {
-		char p[1024];
-		snprintf(p, sizeof p, "%s/%s", d, name);
-		found = access(p, X_OK) == 0;
-	}
-	free(copy);
-	return found;
-}
-
 static int setup(void **state)
 {
 	struct fixture *fx = calloc(1, sizeof *fx);
 	fx->ld.fd = -1;
 	*state = fx;
-	fx->usable = loop_supported(&fx->why);
-	if (!fx->usable)
-		return 0;
-	loop_install_cleanup();
-	if (loop_tmpdir(fx->dir, sizeof fx->dir) != 0)
-		return -1;
+	int r = loop_fixture_begin(&fx->why, fx->dir, sizeof fx->dir);
+	fx->usable = r == 1;
+	if (r <= 0)
+		return r;
 	snprintf(fx->stage, sizeof fx->stage, "%s/stage", fx->dir);
 	snprintf(fx->publish, sizeof fx->publish, "%s/publish", fx->dir);
 	loop_register_mount(fx->stage);
@@ -108,7 +92,7 @@ static struct fixture *need_loop(void **state, uint64_t size)
 
 static void need_tool(const char *tool)
 {
-	if (!have_tool(tool)) {
+	if (!loop_find_tool(tool, NULL, NULL, 0)) {
 		fprintf(stderr, "SKIP: %s is not installed\n", tool);
 		skip();
 	}
@@ -322,7 +306,7 @@ static void test_refuse_other_filesystem(void **state)
 	const char *mk[] = { "mkfs.ext2", "-q", fx->ld.path, NULL };
 	assert_int_equal(loop_run(mk), 0);
 	expect_refusal(fx, "ext4", "ext2");
-	if (have_tool("mkfs.xfs"))
+	if (loop_find_tool("mkfs.xfs", NULL, NULL, 0))
 		expect_refusal(fx, "xfs", "ext2");
 }
 

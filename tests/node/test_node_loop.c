@@ -71,12 +71,10 @@ static int setup(void **state)
 	for (int i = 0; i < NLOOPS; i++)
 		fx->ld[i].fd = -1;
 	*state = fx;
-	fx->usable = loop_supported(&fx->why);
-	if (!fx->usable)
-		return 0;
-	loop_install_cleanup();
-	if (loop_tmpdir(fx->dir, sizeof fx->dir) != 0)
-		return -1;
+	int r = loop_fixture_begin(&fx->why, fx->dir, sizeof fx->dir);
+	fx->usable = r == 1;
+	if (r <= 0)
+		return r;
 	snprintf(fx->by_id, sizeof fx->by_id, "%s/by-id", fx->dir);
 	snprintf(fx->sys, sizeof fx->sys, "%s/sys", fx->dir);
 	snprintf(fx->kubelet, sizeof fx->kubelet, "%s/kubelet", fx->dir);
@@ -123,18 +121,6 @@ static struct lfx *need_root(void **state)
 		skip();
 	}
 	return fx;
-}
-
-static bool have_tool(const char *name)
-{
-	static const char *const dirs[] = { "/usr/sbin", "/usr/bin", "/sbin", "/bin" };
-	for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
-		char p[256];
-		snprintf(p, sizeof p, "%s/%s", dirs[i], name);
-		if (access(p, X_OK) == 0)
-			return true;
-	}
-	return false;
 }
 
 /* Attaches loop slot i of size bytes and links volume vol (NULL: no link) to it. */
@@ -562,7 +548,7 @@ static void make_content(struct lfx *fx, const char *dev, int content)
 	case C_VFAT: run_ok((const char *[]){ "mkfs.vfat", dev, NULL }); break;
 	case C_SWAP: run_ok((const char *[]){ "mkswap", dev, NULL }); break;
 	case C_LUKS:
-		if (have_tool("cryptsetup")) {
+		if (loop_find_tool("cryptsetup", "/usr/sbin:/usr/bin:/sbin:/bin", NULL, 0)) {
 			char key[512];
 			snprintf(key, sizeof key, "%s/key", fx->dir);
 			write_file(key, "not a secret, a test key");
@@ -612,7 +598,7 @@ static void test_data_safety_matrix(void **state)
 	int ran = 0;
 	for (size_t i = 0; i < sizeof safety_cases / sizeof safety_cases[0]; i++) {
 		const struct safety_case *c = &safety_cases[i];
-		if (c->tool != NULL && !have_tool(c->tool)) {
+		if (c->tool != NULL && !loop_find_tool(c->tool, "/usr/sbin:/usr/bin:/sbin:/bin", NULL, 0)) {
 			fprintf(stderr, "note: %s not installed: case \"%s\" not run\n", c->tool, c->name);
 			continue;
 		}
