@@ -184,7 +184,7 @@ int fclaim_held(const char *state_dir, const struct fclaim_disk *d, bool *held, 
 	int rc = 0;
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
-		if (errno != ENOENT)
+		if (errno != ENOENT && errno != ENOTDIR)
 			rc = errno_fail(st, errno, "open", path);
 		free(path);
 		return rc;
@@ -228,7 +228,8 @@ int fclaim_drop(const char *state_dir, const struct fclaim_disk *d, struct statu
 {
 	char *path = claim_path(state_dir, d);
 	int rc = 0;
-	if (unlink(path) != 0 && errno != ENOENT)
+	/* ENOTDIR: the state directory is not one, so no claim can be there. */
+	if (unlink(path) != 0 && errno != ENOENT && errno != ENOTDIR)
 		rc = errno_fail(st, errno, "remove", path);
 	free(path);
 	return rc;

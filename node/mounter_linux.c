@@ -708,12 +708,12 @@ static int linux_format_and_mount(struct mounter *m, const char *device, const c
 					  "%s is %s and the mount is read-only: refusing to format it", device,
 					  ours ? "an unfinished format" : "blank");
 		struct status cst = STATUS_INIT;
-		if (claimable && fclaim_record(ml->state_dir, &disk, device, fstype, &cst) < 0) {
-			/* Safety does not depend on the claim, only recovery does. */
+		if (claimable && fclaim_record(ml->state_dir, &disk, device, fstype, &cst) < 0)
+			/* Recovery depends on the claim, safety does not: the drop
+			 * below still runs, so an older claim cannot outlive the
+			 * mount. */
 			log_warn("%s; formatting %s without a claim: if this format is interrupted the device will "
 				 "need a manual wipe", cst.msg, device);
-			claimable = false;
-		}
 		if (ours && insert_force(margv, 32, fstype, st) < 0)
 			return -1;
 		log_info("formatting %s device %s as %s", ours ? "half-formatted" : "blank", device, fstype);
@@ -729,7 +729,7 @@ static int linux_format_and_mount(struct mounter *m, const char *device, const c
 			return status_set(st, STATUS_INTERNAL, "%s %s: %s", margv[0], device, why);
 		}
 		exec_result_dispose(&r);
-		/* The claim must be gone before the first mount: from then on the
+		/* Any claim must be gone before the first mount: from then on the
 		 * device may hold the user's files. */
 		if (claimable && fclaim_drop(ml->state_dir, &disk, st) < 0)
 			return status_prefix(st, "format %s: not mounting it: ", device);

@@ -454,6 +454,37 @@ static void test_raw_block_hand_over_drops_the_claim(void **state)
 	assert_int_equal(st.code, STATUS_FAILED_PRECONDITION);
 }
 
+/* Finishing an interrupted format while the new claim cannot be written (the
+ * temporary name is taken): the old claim must still go before the mount, or
+ * a later stage would format the user's files. */
+static void test_old_claim_dropped_even_when_a_new_one_cannot_be_written(void **state)
+{
+	struct fixture *fx = need_loop(state, 128 * MiB);
+	struct status st = STATUS_INIT;
+	struct mounter_format_opts fmt = { .fstype = "ext4" };
+	install_dying_mkfs(fx, "mkfs.ext4", true);
+	assert_int_equal(mounter_format_and_mount(fx->m, fx->ld.path, fx->stage, &fmt, NULL, NULL, &st), -1);
+	restore_path(fx);
+	struct fclaim_disk d = disk_of(fx->ld.path);
+	char tmp[1200];
+	snprintf(tmp, sizeof tmp, "%s/format-claims/%s-%llu-%u-%u.tmp", fx->state, d.boot_id,
+		 (unsigned long long)d.diskseq, d.dev_major, d.dev_minor);
+	assert_int_equal(mkdir(tmp, 0700), 0);
+	bool formatted = false;
+	assert_int_equal(mounter_format_and_mount(fx->m, fx->ld.path, fx->stage, &fmt, NULL, &formatted, &st), 0);
+	assert_true(formatted);
+	bool held = true;
+	assert_int_equal(fclaim_held(fx->state, &d, &held, &st), 0);
+	assert_false(held);
+	write_marker(fx->stage);
+	assert_int_equal(mounter_unmount(fx->m, fx->stage, &st), 0);
+	assert_int_equal(mounter_format_and_mount(fx->m, fx->ld.path, fx->stage, &fmt, NULL, &formatted, &st), 0);
+	assert_false(formatted);
+	assert_true(has_marker(fx->stage));
+	assert_int_equal(mounter_unmount(fx->m, fx->stage, &st), 0);
+	assert_int_equal(rmdir(tmp), 0);
+}
+
 static void test_unwritable_state_dir_only_costs_recovery(void **state)
 {
 	struct fixture *fx = need_loop(state, 64 * MiB);
@@ -483,6 +514,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_claim_of_an_earlier_attachment_does_not_match, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_claimed_device_mounted_elsewhere_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_raw_block_hand_over_drops_the_claim, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_old_claim_dropped_even_when_a_new_one_cannot_be_written, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unwritable_state_dir_only_costs_recovery, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
