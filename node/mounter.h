@@ -254,7 +254,8 @@ static inline int mounter_remove_path(struct mounter *m, const char *path, struc
 /* Gives up any claim that device holds this mounter's own unfinished format
  * (see format_and_mount), because the device is about to be handed to a user
  * as it is (a raw block volume): from then on its bytes may be the user's.
- * No claim: 0. Returns -1 with INTERNAL when a claim cannot be removed. */
+ * No claim (or claims off): 0. Returns -1 with INTERNAL when a claim cannot
+ * be removed or the disk cannot be named to look for one. */
 static inline int mounter_drop_format_claim(struct mounter *m, const char *device, struct status *st)
 {
 	return m->ops->drop_format_claim(m, device, st);

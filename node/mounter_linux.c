@@ -596,23 +596,28 @@ static int fsck_ext(struct mounter_linux *ml, const char *device, struct status 
 	return status_set(st, STATUS_INTERNAL, "e2fsck -p %s: %s", device, why);
 }
 
-/* The claim identity of device; false when claims are off or the kernel
- * cannot name the disk (then an interrupted format stays refused). */
-static bool claim_disk(struct mounter_linux *ml, const char *device, struct fclaim_disk *d)
+/* The claim identity of device. Returns 1; 0 when claims are off or the
+ * kernel cannot name disks (no claim is ever written then, and an interrupted
+ * format stays refused); -1 with st set when this disk cannot be named now —
+ * going on without a name could leave an older claim of it in place. */
+static int claim_disk(struct mounter_linux *ml, const char *device, struct fclaim_disk *d, struct status *st)
 {
 	if (ml->state_dir == NULL)
-		return false;
+		return 0;
 	int fd = open(device, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return false;
+		return errno_status(st, errno, "open", device);
 	struct status local = STATUS_INIT;
 	int r = fclaim_disk_of(fd, ml->boot_id, d, &local);
 	close(fd);
-	if (r < 0) {
+	if (r == 0)
+		return 1;
+	if (local.code == STATUS_UNIMPLEMENTED) {
 		log_v(2, "%s: %s", device, local.msg);
-		return false;
+		return 0;
 	}
-	return true;
+	status_copy(st, &local);
+	return status_prefix(st, "%s: ", device);
 }
 
 /* *ours = whether what is on device is this driver's own unfinished mkfs:
@@ -697,7 +702,10 @@ static int linux_format_and_mount(struct mounter *m, const char *device, const c
 	if (linux_probe(m, device, &pr, st) < 0)
 		return -1;
 	struct fclaim_disk disk;
-	bool claimable = claim_disk(ml, device, &disk);
+	int cd = claim_disk(ml, device, &disk, st);
+	if (cd < 0)
+		return -1;
+	bool claimable = cd == 1;
 	bool ours = false;
 	if (claimable && pr.content != MOUNTER_CONTENT_BLANK &&
 	    check_own_unfinished_format(ml, device, rdev, &disk, &pr, &ours, st) < 0)
@@ -968,8 +976,9 @@ static int linux_drop_format_claim(struct mounter *m, const char *device, struct
 {
 	struct mounter_linux *ml = linux_of(m);
 	struct fclaim_disk disk;
-	if (!claim_disk(ml, device, &disk))
-		return 0;
+	int cd = claim_disk(ml, device, &disk, st);
+	if (cd <= 0)
+		return cd;
 	return fclaim_drop(ml->state_dir, &disk, st);
 }
 
