@@ -419,6 +419,13 @@ def test_base_has_what_upstream_users_expect():
     assert container_env(ns["node-driver-registrar"])["DRIVER_REG_SOCK_PATH"] == host_sock
     assert host_sock == f"/var/lib/kubelet/plugins/{DRIVER_NAME}/csi.sock"
     assert "--kubelet-root=/var/lib/kubelet" in plugin["args"]
+    # Format claims must outlive the container (a kill -9 mid-mkfs is finished by the next one): the state
+    # directory lies on a host path, the driver's own plugin directory.
+    state = [a.split("=", 1)[1] for a in plugin["args"] if a.startswith("--state-dir=")]
+    assert len(state) == 1, "the node plugin needs --state-dir on a host path"
+    on = [m for m in plugin["volumeMounts"] if state[0].startswith(m["mountPath"].rstrip("/") + "/")]
+    assert on and "hostPath" in vols[on[0]["name"]], f"--state-dir={state[0]} is not on a hostPath volume"
+    assert vols[on[0]["name"]]["hostPath"]["path"].startswith(f"/var/lib/kubelet/plugins/{DRIVER_NAME}")
     assert plugin["lifecycle"]["preStop"]["exec"]["command"][1:] == ["pre-stop-hook"]
     assert {"operator": "Exists"} in kl.pod_spec(node)["tolerations"], "node pods must tolerate every taint"
 
