@@ -222,13 +222,10 @@ int cloud_aws_list_snapshots(struct cloud *c, const struct rpc_ctx *rc, const ch
 	int ret = describe_page(cloud_aws_of(c), rc, NULL, 0, by_volume ? "volume-id" : NULL, &volume_id,
 				by_volume ? 1 : 0, true, max_results, token, &page, st);
 	if (ret == 0) {
-		/* One page as EC2 gave it: the CO pages with next_token. */
+		/* One page as EC2 gave it (an empty token already dropped by the
+		 * parser): the CO pages with next_token. */
 		cloud_snapshot_list_dispose(out);
 		*out = page;
-		if (out->next_token != NULL && *out->next_token == '\0') {
-			free(out->next_token);
-			out->next_token = NULL;
-		}
 	} else {
 		cloud_snapshot_list_dispose(&page);
 	}

@@ -280,6 +280,14 @@ static void XMLCALL on_text(void *data, const XML_Char *s, int len)
 	x->text_len += n;
 }
 
+void ec2_xp_drop_empty(char **token)
+{
+	if (*token != NULL && **token == '\0') {
+		free(*token);
+		*token = NULL;
+	}
+}
+
 int ec2_xp_run(struct ec2_xp *x, const char *body, size_t len, struct status *st)
 {
 	int rc = -1;

@@ -98,10 +98,7 @@ int ec2_xml_describe_instances(const char *body, size_t len, struct cloud_instan
 	struct ec2_xp x = { .action = "DescribeInstances", .on_start = instances_start, .on_end = instances_end,
 			    .out = out };
 	int rc = ec2_xp_run(&x, body, len, st);
-	if (out->next_token != NULL && *out->next_token == '\0') {
-		free(out->next_token);
-		out->next_token = NULL;
-	}
+	ec2_xp_drop_empty(&out->next_token);
 	return rc;
 }
 
@@ -156,10 +153,7 @@ int ec2_xml_describe_instance_types(const char *body, size_t len, struct cloud_i
 	struct ec2_xp x = { .action = "DescribeInstanceTypes", .on_start = types_start, .on_end = types_end,
 			    .out = out };
 	int rc = ec2_xp_run(&x, body, len, st);
-	if (out->next_token != NULL && *out->next_token == '\0') {
-		free(out->next_token);
-		out->next_token = NULL;
-	}
+	ec2_xp_drop_empty(&out->next_token);
 	return rc;
 }
 

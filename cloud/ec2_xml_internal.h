@@ -69,6 +69,10 @@ struct ec2_xf_field {
  * Returns 0 or -1 as described in ec2_xml.h. Frees the scratch. */
 int ec2_xp_run(struct ec2_xp *x, const char *body, size_t len, struct status *st);
 
+/* An empty <nextToken/> means the last page, as an absent one does: frees an
+ * empty *token and sets it to NULL. */
+void ec2_xp_drop_empty(char **token);
+
 /* True when the element at depth d (1 = root) is named name. */
 bool ec2_xp_is(const struct ec2_xp *x, int d, const char *name);
 /* The current element's local name. */

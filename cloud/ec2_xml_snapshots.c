@@ -58,10 +58,7 @@ int ec2_xml_describe_snapshots(const char *body, size_t len, struct cloud_snapsh
 	struct ec2_xp x = { .action = "DescribeSnapshots", .on_start = snapshot_set_start,
 			    .on_end = snapshot_set_end, .out = out };
 	int rc = ec2_xp_run(&x, body, len, st);
-	if (out->next_token != NULL && *out->next_token == '\0') {
-		free(out->next_token);
-		out->next_token = NULL;
-	}
+	ec2_xp_drop_empty(&out->next_token);
 	return rc;
 }
 

@@ -58,22 +58,13 @@ static void volume_set_end(struct ec2_xp *x)
 		ec2_xp_volume_end(x, 3, &l->v[l->n - 1]);
 }
 
-/* An empty <nextToken/> means the last page, as an absent one does. */
-static void drop_empty(char **token)
-{
-	if (*token != NULL && **token == '\0') {
-		free(*token);
-		*token = NULL;
-	}
-}
-
 static int volume_set(const char *action, const char *body, size_t len, struct cloud_disk_list *out,
 		      struct status *st)
 {
 	cloud_disk_list_init(out);
 	struct ec2_xp x = { .action = action, .on_start = volume_set_start, .on_end = volume_set_end, .out = out };
 	int rc = ec2_xp_run(&x, body, len, st);
-	drop_empty(&out->next_token);
+	ec2_xp_drop_empty(&out->next_token);
 	return rc;
 }
 
@@ -144,7 +135,7 @@ int ec2_xml_describe_volumes_modifications(const char *body, size_t len, struct 
 	struct ec2_xp x = { .action = "DescribeVolumesModifications", .on_start = mods_start, .on_end = mods_end,
 			    .out = out };
 	int rc = ec2_xp_run(&x, body, len, st);
-	drop_empty(&out->next_token);
+	ec2_xp_drop_empty(&out->next_token);
 	return rc;
 }
 
@@ -214,6 +205,6 @@ int ec2_xml_describe_volume_status(const char *body, size_t len, struct cloud_vo
 	struct ec2_xp x = { .action = "DescribeVolumeStatus", .on_start = status_start, .on_end = status_end,
 			    .out = out };
 	int rc = ec2_xp_run(&x, body, len, st);
-	drop_empty(&out->next_token);
+	ec2_xp_drop_empty(&out->next_token);
 	return rc;
 }
