@@ -3,10 +3,13 @@
 
 #include "common/xalloc.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void buf_init(struct buf *b)
 {
@@ -78,4 +81,29 @@ char *buf_take(struct buf *b)
 	char *p = b->data;
 	buf_init(b);
 	return p;
+}
+
+int buf_read_file(struct buf *b, const char *path, struct status *st)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return status_set(st, errno == ENOENT ? STATUS_NOT_FOUND : STATUS_INTERNAL, "open %s: %s", path,
+				  strerror(errno));
+	for (;;) {
+		buf_reserve(b, 4096);
+		ssize_t r = read(fd, b->data + b->len, b->cap - b->len - 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			int e = errno;
+			close(fd);
+			return status_set(st, STATUS_INTERNAL, "read %s: %s", path, strerror(e));
+		}
+		if (r == 0)
+			break;
+		b->len += (size_t)r;
+		b->data[b->len] = '\0';
+	}
+	close(fd);
+	return 0;
 }

@@ -6,6 +6,8 @@
 #ifndef EBS_COMMON_BUF_H
 #define EBS_COMMON_BUF_H
 
+#include "common/status.h"
+
 #include <stddef.h>
 
 struct buf {
@@ -27,5 +29,10 @@ void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(print
 /* Transfers the storage to the caller (free() it) and leaves b empty and valid:
  * b still owns a fresh allocation, so it must still be disposed. */
 char *buf_take(struct buf *b);
+
+/* Appends the whole contents of path (a small file: /proc, /sys) to b.
+ * Returns 0; -1 with NOT_FOUND (no such file) or INTERNAL (cannot open or
+ * read it), b then holding whatever was read. */
+int buf_read_file(struct buf *b, const char *path, struct status *st);
 
 #endif

@@ -92,32 +92,6 @@ int procstat_parse_max_fds(const char *text, double *out, struct status *st)
 	return 0;
 }
 
-/* Reads a whole (small, /proc) file into b. */
-static int slurp(const char *path, struct buf *b, struct status *st)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return status_set(st, errno == ENOENT ? STATUS_NOT_FOUND : STATUS_INTERNAL, "open %s: %s", path,
-				  strerror(errno));
-	for (;;) {
-		buf_reserve(b, 4096);
-		ssize_t r = read(fd, b->data + b->len, b->cap - b->len - 1);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			int e = errno;
-			close(fd);
-			return status_set(st, STATUS_INTERNAL, "read %s: %s", path, strerror(e));
-		}
-		if (r == 0)
-			break;
-		b->len += (size_t)r;
-		b->data[b->len] = '\0';
-	}
-	close(fd);
-	return 0;
-}
-
 static int count_fds(const char *dir, double *out, struct status *st)
 {
 	DIR *d = opendir(dir);
@@ -147,16 +121,16 @@ int procstat_read(const char *proc_root, const char *pid, struct procstat *out, 
 	int rc = -1;
 
 	snprintf(path, sizeof path, "%s/stat", proc_root);
-	if (slurp(path, &b, st) < 0 || procstat_parse_boot_time(b.data, &boot, st) < 0)
+	if (buf_read_file(&b, path, st) < 0 || procstat_parse_boot_time(b.data, &boot, st) < 0)
 		goto out;
 	buf_reset(&b);
 	snprintf(path, sizeof path, "%s/%s/stat", proc_root, pid);
-	if (slurp(path, &b, st) < 0 ||
+	if (buf_read_file(&b, path, st) < 0 ||
 	    procstat_parse_stat(b.data, sysconf(_SC_CLK_TCK), sysconf(_SC_PAGESIZE), boot, out, st) < 0)
 		goto out;
 	buf_reset(&b);
 	snprintf(path, sizeof path, "%s/%s/limits", proc_root, pid);
-	if (slurp(path, &b, st) < 0 || procstat_parse_max_fds(b.data, &out->max_fds, st) < 0)
+	if (buf_read_file(&b, path, st) < 0 || procstat_parse_max_fds(b.data, &out->max_fds, st) < 0)
 		goto out;
 	snprintf(path, sizeof path, "%s/%s/fd", proc_root, pid);
 	if (count_fds(path, &out->open_fds, st) < 0)

@@ -294,30 +294,6 @@ size_t nvme_metrics_mounted_devices(const char *mountinfo, const char *prefix, c
 	return k;
 }
 
-/* Reads a small file into b (NUL-terminated). */
-static int slurp(const char *path, struct buf *b, struct status *st)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return status_set(st, errno == ENOENT ? STATUS_NOT_FOUND : STATUS_INTERNAL, "open %s: %s", path,
-				  strerror(errno));
-	for (;;) {
-		buf_reserve(b, 4096);
-		ssize_t r = read(fd, b->data + b->len, b->cap - b->len - 1);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			int e = errno;
-			close(fd);
-			if (r < 0)
-				return status_set(st, STATUS_INTERNAL, "read %s: %s", path, strerror(e));
-			return 0;
-		}
-		b->len += (size_t)r;
-		b->data[b->len] = '\0';
-	}
-}
-
 char *nvme_metrics_volume_id(const char *sysfs_root, const char *device, struct status *st)
 {
 	const char *name = strrchr(device, '/') ? strrchr(device, '/') + 1 : device;
@@ -325,7 +301,7 @@ char *nvme_metrics_volume_id(const char *sysfs_root, const char *device, struct 
 	struct buf b;
 	buf_init(&b);
 	char *id = NULL;
-	if (slurp(path, &b, st) == 0) {
+	if (buf_read_file(&b, path, st) == 0) {
 		const char *s = b.data;
 		while (isspace((unsigned char)*s))
 			s++;
@@ -462,7 +438,7 @@ static unsigned collect_volumes(struct nvme_metrics *nm, struct metrics_writer *
 	struct status st = STATUS_INIT;
 	struct buf mi;
 	buf_init(&mi);
-	if (slurp(nm->mountinfo_path, &mi, &st) < 0) {
+	if (buf_read_file(&mi, nm->mountinfo_path, &st) < 0) {
 		log_v(2, "NVMe metrics: %s", st.msg);
 		buf_dispose(&mi);
 		return 1;

@@ -2,7 +2,8 @@
  * test_buf: common/buf — the NUL terminator after every operation, geometric
  * growth from one byte to megabytes, binary data with embedded NULs, printf
  * below, at and far above the internal small-buffer size (255/256/257 bytes
- * and 1 MiB), appending after existing content, reserve, reset and take.
+ * and 1 MiB), appending after existing content, reserve, reset and take;
+ * reading a whole file (several reads' worth, empty, missing, a directory).
  */
 #include "common/buf.h"
 
@@ -10,8 +11,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -159,6 +162,39 @@ static void test_take(void **state)
 	buf_dispose(&b);
 }
 
+static void test_read_file(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/test-buf-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	char big[10000];
+	for (size_t i = 0; i < sizeof big; i++)
+		big[i] = (char)('a' + i % 26);
+	assert_int_equal(write(fd, big, sizeof big), (ssize_t)sizeof big);
+	close(fd);
+	struct buf b;
+	buf_init(&b);
+	buf_puts(&b, ">");
+	struct status st = STATUS_INIT;
+	assert_int_equal(buf_read_file(&b, path, &st), 0);
+	assert_int_equal(b.len, 1 + sizeof big);
+	assert_memory_equal(b.data + 1, big, sizeof big);
+	assert_buf_valid(&b);
+	/* Empty file: nothing appended, still a string. */
+	assert_int_equal(truncate(path, 0), 0);
+	buf_reset(&b);
+	assert_int_equal(buf_read_file(&b, path, &st), 0);
+	assert_int_equal(b.len, 0);
+	assert_buf_valid(&b);
+	unlink(path);
+	assert_int_equal(buf_read_file(&b, path, &st), -1);
+	assert_int_equal(st.code, STATUS_NOT_FOUND);
+	assert_int_equal(buf_read_file(&b, "/", &st), -1);
+	assert_int_equal(st.code, STATUS_INTERNAL);
+	buf_dispose(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -169,6 +205,7 @@ int main(void)
 		cmocka_unit_test(test_printf_many),
 		cmocka_unit_test(test_reserve_and_reset),
 		cmocka_unit_test(test_take),
+		cmocka_unit_test(test_read_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
