@@ -66,6 +66,17 @@ int status_prefix(struct status *st, const char *fmt, ...)
 	return -1;
 }
 
+int status_vnarrow(struct status *st, unsigned keep, const char *fmt, va_list ap)
+{
+	if (st == NULL)
+		return -1;
+	if (st->code < 0 || st->code > STATUS_UNAUTHENTICATED || !(keep & STATUS_BIT(st->code)))
+		st->code = STATUS_INTERNAL;
+	char ctx[STATUS_MSG_MAX];
+	vsnprintf(ctx, sizeof ctx, fmt, ap);
+	return status_prefix(st, "%s: ", ctx);
+}
+
 int status_copy(struct status *dst, const struct status *src)
 {
 	if (dst != NULL && dst != src)

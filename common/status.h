@@ -15,6 +15,7 @@
 #ifndef EBS_COMMON_STATUS_H
 #define EBS_COMMON_STATUS_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -59,6 +60,16 @@ int status_set(struct status *st, int code, const char *fmt, ...)
  * vol-1 to i-2: " + old message). Returns -1 so it can end an error path. */
 int status_prefix(struct status *st, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* A set of codes for status_vnarrow. */
+#define STATUS_BIT(code) (1u << (code))
+
+/* The final word at a service boundary: keeps st's code when keep has its
+ * STATUS_BIT, turns it into INTERNAL otherwise (a code the caller must not see
+ * from this service), then prefixes the vprintf-formatted context and ": ".
+ * Returns -1; st may be NULL. */
+int status_vnarrow(struct status *st, unsigned keep, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
 
 /* Copies src into dst (both may alias). Returns -1 when src is an error, else 0. */
 int status_copy(struct status *dst, const struct status *src);

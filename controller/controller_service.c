@@ -79,32 +79,18 @@ void controller_release(struct controller_service *svc, const char *kind, const 
 
 int controller_fail(struct status *st, const char *fmt, ...)
 {
-	if (st == NULL)
-		return -1;
-	switch (st->code) {
-	case STATUS_INVALID_ARGUMENT:
-	case STATUS_NOT_FOUND:
-	case STATUS_ALREADY_EXISTS:
-	case STATUS_FAILED_PRECONDITION:
-	case STATUS_ABORTED:
-	case STATUS_OUT_OF_RANGE:
-	case STATUS_RESOURCE_EXHAUSTED:
-	case STATUS_DEADLINE_EXCEEDED:
-	case STATUS_UNAVAILABLE:
-	case STATUS_CANCELLED:
-	case STATUS_PERMISSION_DENIED:
-	case STATUS_UNAUTHENTICATED:
-		break;
-	default:
-		st->code = STATUS_INTERNAL;
-		break;
-	}
-	char ctx[STATUS_MSG_MAX];
+	/* Codes a Controller RPC may answer with; anything else is INTERNAL. */
+	static const unsigned keep =
+		STATUS_BIT(STATUS_INVALID_ARGUMENT) | STATUS_BIT(STATUS_NOT_FOUND) | STATUS_BIT(STATUS_ALREADY_EXISTS) |
+		STATUS_BIT(STATUS_FAILED_PRECONDITION) | STATUS_BIT(STATUS_ABORTED) | STATUS_BIT(STATUS_OUT_OF_RANGE) |
+		STATUS_BIT(STATUS_RESOURCE_EXHAUSTED) | STATUS_BIT(STATUS_DEADLINE_EXCEEDED) |
+		STATUS_BIT(STATUS_UNAVAILABLE) | STATUS_BIT(STATUS_CANCELLED) | STATUS_BIT(STATUS_PERMISSION_DENIED) |
+		STATUS_BIT(STATUS_UNAUTHENTICATED);
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(ctx, sizeof ctx, fmt, ap);
+	int r = status_vnarrow(st, keep, fmt, ap);
 	va_end(ap);
-	return status_prefix(st, "%s: ", ctx);
+	return r;
 }
 
 char *controller_client_token(const char *base)

@@ -190,6 +190,39 @@ static void test_code_names(void **state)
 	assert_int_equal(status_code_from_name("NotFound"), -1);
 }
 
+static int narrow(struct status *st, unsigned keep, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int r = status_vnarrow(st, keep, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+static void test_narrow(void **state)
+{
+	(void)state;
+	const unsigned keep = STATUS_BIT(STATUS_NOT_FOUND) | STATUS_BIT(STATUS_ABORTED);
+	struct status st = STATUS_INIT;
+	status_set(&st, STATUS_NOT_FOUND, "no vol-1");
+	assert_int_equal(narrow(&st, keep, "stage volume %s", "vol-1"), -1);
+	assert_int_equal(st.code, STATUS_NOT_FOUND);
+	assert_string_equal(st.msg, "stage volume vol-1: no vol-1");
+	/* A code outside the set becomes INTERNAL, message kept. */
+	status_set(&st, STATUS_PERMISSION_DENIED, "open /dev/x: denied");
+	narrow(&st, keep, "stage");
+	assert_int_equal(st.code, STATUS_INTERNAL);
+	assert_string_equal(st.msg, "stage: open /dev/x: denied");
+	/* So do OK and values that are no code at all. */
+	status_clear(&st);
+	narrow(&st, keep, "x");
+	assert_int_equal(st.code, STATUS_INTERNAL);
+	st.code = 99;
+	narrow(&st, keep, "x");
+	assert_int_equal(st.code, STATUS_INTERNAL);
+	assert_int_equal(narrow(NULL, keep, "x"), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -202,6 +235,7 @@ int main(void)
 		cmocka_unit_test(test_rewrap_own_message),
 		cmocka_unit_test(test_copy),
 		cmocka_unit_test(test_code_names),
+		cmocka_unit_test(test_narrow),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
