@@ -187,11 +187,36 @@ static int cmp_kv(const void *a, const void *b)
 	return strcmp(x->key, y->key);
 }
 
-static void push_sorted(struct strv *out, const struct kvmap_entry **v, size_t n)
+/* The parser of one key of a parameter map: returns 1 when key is a
+ * tagSpecification (parse_map collects it), 0 when handled, -1 on error.
+ * have_type: the map also sets "type". out: the RPC's parameter struct. */
+typedef int (*param_fn)(const char *key, const char *v, bool have_type, void *out, struct status *st);
+
+/* Runs fn over every entry of params (NULL: none) until the first error; the
+ * tag specifications it reports are appended to tags in key order
+ * (tagSpecification_1, _2, ...). Returns 0 or -1. */
+static int parse_map(const struct kvmap *params, param_fn fn, void *out, struct strv *tags, struct status *st)
 {
-	qsort(v, n, sizeof *v, cmp_kv);
-	for (size_t i = 0; i < n; i++)
-		strv_push(out, v[i]->value ? v[i]->value : "");
+	if (params == NULL)
+		return 0;
+	bool have_type = kvmap_get(params, "type") != NULL;
+	const struct kvmap_entry **specs = xcalloc(params->n ? params->n : 1, sizeof *specs);
+	size_t n = 0;
+	int rc = 0;
+	for (size_t i = 0; i < params->n && rc == 0; i++) {
+		int r = fn(params->kv[i].key, params->kv[i].value, have_type, out, st);
+		if (r < 0)
+			rc = -1;
+		else if (r == 1)
+			specs[n++] = &params->kv[i];
+	}
+	if (rc == 0) {
+		qsort(specs, n, sizeof *specs, cmp_kv);
+		for (size_t i = 0; i < n; i++)
+			strv_push(tags, specs[i]->value ? specs[i]->value : "");
+	}
+	free(specs);
+	return rc;
 }
 
 /* ---- CreateVolume ------------------------------------------------------------------------ */
@@ -219,10 +244,11 @@ void controller_volume_params_dispose(struct controller_volume_params *p)
 	memset(p, 0, sizeof *p);
 }
 
-/* One StorageClass parameter. Returns 1 when key is a tagSpecification (the
- * caller collects it), 0 when handled, -1 on error. */
-static int volume_param(const char *key, const char *v, struct controller_volume_params *p, struct status *st)
+/* One StorageClass parameter (a param_fn). */
+static int volume_param(const char *key, const char *v, bool have_type, void *out, struct status *st)
 {
+	(void)have_type;
+	struct controller_volume_params *p = out;
 	bool b;
 	if (prefix_ci(key, "tagSpecification"))
 		return 1;
@@ -297,9 +323,9 @@ static int volume_param(const char *key, const char *v, struct controller_volume
 }
 
 /* One mutable parameter (VolumeAttributesClass at creation). */
-static int volume_mutable_param(const char *key, const char *v, bool have_type, struct controller_volume_params *p,
-				struct status *st)
+static int volume_mutable_param(const char *key, const char *v, bool have_type, void *out, struct status *st)
 {
+	struct controller_volume_params *p = out;
 	if (prefix_ci(key, "tagSpecification"))
 		return 1;
 	if (strcasecmp(key, "type") == 0)
@@ -320,32 +346,8 @@ int controller_parse_volume_params(const struct kvmap *params, const struct kvma
 				   struct controller_volume_params *out, struct status *st)
 {
 	controller_volume_params_init(out);
-	size_t n = (params ? params->n : 0) + (mutable_params ? mutable_params->n : 0);
-	const struct kvmap_entry **specs = xcalloc(n ? n : 1, sizeof *specs);
-	size_t n_specs = 0;
-	int rc = 0;
-	for (size_t i = 0; params != NULL && i < params->n && rc == 0; i++) {
-		int r = volume_param(params->kv[i].key, params->kv[i].value, out, st);
-		if (r < 0)
-			rc = -1;
-		else if (r == 1)
-			specs[n_specs++] = &params->kv[i];
-	}
-	if (rc == 0)
-		push_sorted(&out->tag_specs, specs, n_specs);
-	n_specs = 0;
-	bool have_type = mutable_params != NULL && kvmap_get(mutable_params, "type") != NULL;
-	for (size_t i = 0; mutable_params != NULL && i < mutable_params->n && rc == 0; i++) {
-		int r = volume_mutable_param(mutable_params->kv[i].key, mutable_params->kv[i].value, have_type, out, st);
-		if (r < 0)
-			rc = -1;
-		else if (r == 1)
-			specs[n_specs++] = &mutable_params->kv[i];
-	}
-	if (rc == 0)
-		push_sorted(&out->tag_specs, specs, n_specs);
-	free(specs);
-	if (rc < 0)
+	if (parse_map(params, volume_param, out, &out->tag_specs, st) < 0 ||
+	    parse_map(mutable_params, volume_mutable_param, out, &out->tag_specs, st) < 0)
 		return -1;
 
 	const struct controller_volume_type *t = out->type;
@@ -388,9 +390,9 @@ void controller_modify_params_dispose(struct controller_modify_params *p)
 	memset(p, 0, sizeof *p);
 }
 
-static int modify_param(const char *key, const char *v, bool have_type, struct controller_modify_params *p,
-			struct status *st)
+static int modify_param(const char *key, const char *v, bool have_type, void *out, struct status *st)
 {
+	struct controller_modify_params *p = out;
 	bool b;
 	if (prefix_ci(key, "tagSpecification"))
 		return 1;
@@ -437,21 +439,7 @@ int controller_parse_modify_params(const struct kvmap *params, struct controller
 				   struct status *st)
 {
 	controller_modify_params_init(out);
-	const struct kvmap_entry **specs = xcalloc(params->n ? params->n : 1, sizeof *specs);
-	size_t n_specs = 0;
-	bool have_type = kvmap_get(params, "type") != NULL;
-	int rc = 0;
-	for (size_t i = 0; i < params->n && rc == 0; i++) {
-		int r = modify_param(params->kv[i].key, params->kv[i].value, have_type, out, st);
-		if (r < 0)
-			rc = -1;
-		else if (r == 1)
-			specs[n_specs++] = &params->kv[i];
-	}
-	if (rc == 0)
-		push_sorted(&out->tag_specs, specs, n_specs);
-	free(specs);
-	if (rc < 0)
+	if (parse_map(params, modify_param, out, &out->tag_specs, st) < 0)
 		return -1;
 	if (out->iops && out->iops_per_gb)
 		return status_set(st, STATUS_INVALID_ARGUMENT, "parameters iops and iopsPerGB exclude each other");
@@ -498,8 +486,10 @@ static bool arn_valid(const char *s)
 	return colons >= 5 && last[1] != '\0' && s[4] != ':';
 }
 
-static int snapshot_param(const char *key, const char *v, struct controller_snapshot_params *p, struct status *st)
+static int snapshot_param(const char *key, const char *v, bool have_type, void *out, struct status *st)
 {
+	(void)have_type;
+	struct controller_snapshot_params *p = out;
 	if (prefix_ci(key, "tagSpecification"))
 		return 1;
 	if (strcasecmp(key, "fastSnapshotRestoreAvailabilityZones") == 0) {
@@ -537,18 +527,5 @@ int controller_parse_snapshot_params(const struct kvmap *params, struct controll
 				     struct status *st)
 {
 	controller_snapshot_params_init(out);
-	const struct kvmap_entry **specs = xcalloc(params->n ? params->n : 1, sizeof *specs);
-	size_t n_specs = 0;
-	int rc = 0;
-	for (size_t i = 0; i < params->n && rc == 0; i++) {
-		int r = snapshot_param(params->kv[i].key, params->kv[i].value, out, st);
-		if (r < 0)
-			rc = -1;
-		else if (r == 1)
-			specs[n_specs++] = &params->kv[i];
-	}
-	if (rc == 0)
-		push_sorted(&out->tag_specs, specs, n_specs);
-	free(specs);
-	return rc;
+	return parse_map(params, snapshot_param, out, &out->tag_specs, st);
 }
