@@ -150,7 +150,6 @@ int sim_act_describe_instances(struct sim_call *c, struct sim_err *e)
 					 ids.v[i]);
 	}
 	const struct sim_instance **sel = NULL;
-	const char **sel_ids = NULL;
 	size_t k = 0, start = 0, end = 0;
 	char *next = NULL;
 	if (rc == 0) {
@@ -160,11 +159,7 @@ int sim_act_describe_instances(struct sim_call *c, struct sim_err *e)
 			if ((ids.n == 0 || strv_contains(&ids, in->id)) && instance_matches(c, in, &fs))
 				sel[k++] = in;
 		}
-		sim_query_sort_by_id((void **)sel, k);
-		sel_ids = xcalloc(k + 1, sizeof *sel_ids);
-		for (size_t i = 0; i < k; i++)
-			sel_ids[i] = sel[i]->id;
-		rc = sim_query_page(sel_ids, k, c->form, 5, 1000, &start, &end, &next, e);
+		rc = sim_query_page_by_id((void **)sel, k, c->form, 5, 1000, &start, &end, &next, e);
 	}
 	if (rc == 0 && c->dry_run)
 		rc = sim_err_dry_run(e);
@@ -184,7 +179,6 @@ int sim_act_describe_instances(struct sim_call *c, struct sim_err *e)
 		sim_xml_str(c->out, "nextToken", next);
 	}
 	free(next);
-	free(sel_ids);
 	free(sel);
 	sim_filters_dispose(&fs);
 	strv_dispose(&ids);

@@ -186,7 +186,6 @@ int sim_act_describe_volumes_modifications(struct sim_call *c, struct sim_err *e
 					 "Modification for volume '%s' does not exist.", ids.v[i]);
 	}
 	struct sim_volume **sel = NULL;
-	const char **sel_ids = NULL;
 	size_t k = 0, start = 0, end = 0;
 	char *next = NULL;
 	if (rc == 0) {
@@ -204,11 +203,7 @@ int sim_act_describe_volumes_modifications(struct sim_call *c, struct sim_err *e
 			if (ok)
 				sel[k++] = v;
 		}
-		sim_query_sort_by_id((void **)sel, k);
-		sel_ids = xcalloc(k + 1, sizeof *sel_ids);
-		for (size_t i = 0; i < k; i++)
-			sel_ids[i] = sel[i]->id;
-		rc = sim_query_page(sel_ids, k, c->form, 1, 500, &start, &end, &next, e);
+		rc = sim_query_page_by_id((void **)sel, k, c->form, 1, 500, &start, &end, &next, e);
 	}
 	if (rc == 0 && c->dry_run)
 		rc = sim_err_dry_run(e);
@@ -223,7 +218,6 @@ int sim_act_describe_volumes_modifications(struct sim_call *c, struct sim_err *e
 		sim_xml_str(c->out, "nextToken", next);
 	}
 	free(next);
-	free(sel_ids);
 	free(sel);
 	sim_filters_dispose(&fs);
 	strv_dispose(&ids);

@@ -75,8 +75,20 @@ static int cmp_id(const void *a, const void *b)
 	return strcmp(x, y);
 }
 
-void sim_query_sort_by_id(void **ptrs, size_t n)
+static void sort_by_id(void **ptrs, size_t n)
 {
 	if (n > 1)
 		qsort(ptrs, n, sizeof *ptrs, cmp_id);
+}
+
+int sim_query_page_by_id(void **objs, size_t n, const struct sim_form *f, long long min_results,
+			 long long max_results, size_t *start, size_t *end, char **next_token, struct sim_err *e)
+{
+	sort_by_id(objs, n);
+	const char **ids = xcalloc(n + 1, sizeof *ids);
+	for (size_t i = 0; i < n; i++)
+		ids[i] = *(char *const *)objs[i];
+	int rc = sim_query_page(ids, n, f, min_results, max_results, start, end, next_token, e);
+	free(ids);
+	return rc;
 }

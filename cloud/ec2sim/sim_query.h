@@ -31,7 +31,9 @@ bool sim_query_match_tags(const struct sim_filter *f, const struct sim_tags *tag
 int sim_query_page(const char *const *ids, size_t n, const struct sim_form *f, long long min_results,
 		   long long max_results, size_t *start, size_t *end, char **next_token, struct sim_err *e);
 
-/* Sorts ptrs (n pointers to objects whose first member is `char *id`) by ID. */
-void sim_query_sort_by_id(void **ptrs, size_t n);
+/* sim_query_page over n objects whose first member is `char *id` (a sort key),
+ * sorted here by it first: [*start, *end) then indexes objs. */
+int sim_query_page_by_id(void **objs, size_t n, const struct sim_form *f, long long min_results,
+			 long long max_results, size_t *start, size_t *end, char **next_token, struct sim_err *e);
 
 #endif

@@ -203,7 +203,6 @@ int sim_act_describe_snapshots(struct sim_call *c, struct sim_err *e)
 	sim_form_list(c->form, "Owner", &owners);
 	struct sim_filters fs = { 0 };
 	struct sim_snapshot **sel = NULL;
-	const char **sel_ids = NULL;
 	char *next = NULL;
 	size_t k = 0, start = 0, end = 0;
 	int rc = sim_form_filters(c->form, &fs, e);
@@ -224,11 +223,7 @@ int sim_act_describe_snapshots(struct sim_call *c, struct sim_err *e)
 				continue;
 			sel[k++] = sn;
 		}
-		sim_query_sort_by_id((void **)sel, k);
-		sel_ids = xcalloc(k + 1, sizeof *sel_ids);
-		for (size_t i = 0; i < k; i++)
-			sel_ids[i] = sel[i]->id;
-		rc = sim_query_page(sel_ids, k, c->form, 5, 1000, &start, &end, &next, e);
+		rc = sim_query_page_by_id((void **)sel, k, c->form, 5, 1000, &start, &end, &next, e);
 	}
 	if (rc == 0 && c->dry_run)
 		rc = sim_err_dry_run(e);
@@ -243,7 +238,6 @@ int sim_act_describe_snapshots(struct sim_call *c, struct sim_err *e)
 		sim_xml_str(c->out, "nextToken", next);
 	}
 	free(next);
-	free(sel_ids);
 	free(sel);
 	sim_filters_dispose(&fs);
 	strv_dispose(&ids);

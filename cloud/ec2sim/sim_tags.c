@@ -149,7 +149,7 @@ int sim_act_delete_tags(struct sim_call *c, struct sim_err *e)
 }
 
 struct tag_row {
-	char *sort_key;   /* "<resource id>\t<key>": must stay first (sim_query_sort_by_id) */
+	char *sort_key;   /* "<resource id>\t<key>": must stay first (sim_query_page_by_id) */
 	const char *resource_id;
 	const char *resource_type;
 	const struct sim_tag *tag;
@@ -204,16 +204,12 @@ int sim_act_describe_tags(struct sim_call *c, struct sim_err *e)
 			add_rows(&rows, &n, c->sim->st.snaps[i]->id, "snapshot", &c->sim->st.snaps[i]->tags, &fs);
 	}
 	struct tag_row **ptrs = xcalloc(n + 1, sizeof *ptrs);
-	const char **keys = xcalloc(n + 1, sizeof *keys);
 	for (size_t i = 0; i < n; i++)
 		ptrs[i] = &rows[i];
-	sim_query_sort_by_id((void **)ptrs, n);
-	for (size_t i = 0; i < n; i++)
-		keys[i] = ptrs[i]->sort_key;
 	size_t start = 0, end = 0;
 	char *next = NULL;
 	if (rc == 0)
-		rc = sim_query_page(keys, n, c->form, 5, 1000, &start, &end, &next, e);
+		rc = sim_query_page_by_id((void **)ptrs, n, c->form, 5, 1000, &start, &end, &next, e);
 	if (rc == 0 && c->dry_run)
 		rc = sim_err_dry_run(e);
 	if (rc == 0) {
@@ -234,7 +230,6 @@ int sim_act_describe_tags(struct sim_call *c, struct sim_err *e)
 		free(rows[i].sort_key);
 	free(rows);
 	free(ptrs);
-	free(keys);
 	sim_filters_dispose(&fs);
 	return rc;
 }

@@ -391,7 +391,7 @@ static bool volume_matches(const struct sim_call *c, const struct sim_volume *v,
 
 /* Collects the volumes a Describe call names (VolumeId.N, all NotFound
  * reported) or, without IDs, every live volume; then applies the filters.
- * Returns a heap array sorted by ID, or -1. */
+ * Returns a heap array (sim_query_page_by_id sorts it), or -1. */
 static int select_volumes(struct sim_call *c, const char *const *filter_names, struct sim_volume ***out, size_t *n,
 			  struct sim_err *e)
 {
@@ -427,23 +427,11 @@ static int select_volumes(struct sim_call *c, const char *const *filter_names, s
 			if (volume_matches(c, v, &fs))
 				sel[k++] = v;
 		}
-		sim_query_sort_by_id((void **)sel, k);
 		*out = sel;
 		*n = k;
 	}
 	sim_filters_dispose(&fs);
 	strv_dispose(&ids);
-	return rc;
-}
-
-static int page_of(struct sim_call *c, struct sim_volume **sel, size_t n, long long max, size_t *start, size_t *end,
-		   char **next, struct sim_err *e)
-{
-	const char **ids = xcalloc(n + 1, sizeof *ids);
-	for (size_t i = 0; i < n; i++)
-		ids[i] = sel[i]->id;
-	int rc = sim_query_page(ids, n, c->form, 5, max, start, end, next, e);
-	free(ids);
 	return rc;
 }
 
@@ -454,7 +442,7 @@ int sim_act_describe_volumes(struct sim_call *c, struct sim_err *e)
 	char *next = NULL;
 	if (select_volumes(c, VOLUME_FILTERS, &sel, &n, e) != 0)
 		return -1;
-	int rc = page_of(c, sel, n, 500, &start, &end, &next, e);
+	int rc = sim_query_page_by_id((void **)sel, n, c->form, 5, 500, &start, &end, &next, e);
 	if (rc == 0 && c->dry_run)
 		rc = sim_err_dry_run(e);
 	if (rc == 0) {
@@ -500,7 +488,7 @@ int sim_act_describe_volume_status(struct sim_call *c, struct sim_err *e)
 	char *next = NULL;
 	if (select_volumes(c, STATUS_FILTERS, &sel, &n, e) != 0)
 		return -1;
-	int rc = page_of(c, sel, none ? 0 : n, 1000, &start, &end, &next, e);
+	int rc = sim_query_page_by_id((void **)sel, none ? 0 : n, c->form, 5, 1000, &start, &end, &next, e);
 	if (rc == 0 && c->dry_run)
 		rc = sim_err_dry_run(e);
 	if (rc == 0) {
