@@ -87,8 +87,8 @@ int buf_read_file(struct buf *b, const char *path, struct status *st)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return status_set(st, errno == ENOENT ? STATUS_NOT_FOUND : STATUS_INTERNAL, "open %s: %s", path,
-				  strerror(errno));
+		return status_set(st, errno == ENOENT || errno == ENOTDIR ? STATUS_NOT_FOUND : STATUS_INTERNAL,
+				  "open %s: %s", path, strerror(errno));
 	for (;;) {
 		buf_reserve(b, 4096);
 		ssize_t r = read(fd, b->data + b->len, b->cap - b->len - 1);

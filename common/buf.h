@@ -31,8 +31,9 @@ void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(print
 char *buf_take(struct buf *b);
 
 /* Appends the whole contents of path (a small file: /proc, /sys) to b.
- * Returns 0; -1 with NOT_FOUND (no such file) or INTERNAL (cannot open or
- * read it), b then holding whatever was read. */
+ * Returns 0; -1 with NOT_FOUND (no such file, or a path component that is
+ * not a directory) or INTERNAL (cannot open or read it), b then holding
+ * whatever was read. */
 int buf_read_file(struct buf *b, const char *path, struct status *st);
 
 #endif

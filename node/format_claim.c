@@ -8,6 +8,7 @@
  */
 #include "node/format_claim.h"
 
+#include "common/buf.h"
 #include "common/log.h"
 #include "common/xalloc.h"
 
@@ -27,7 +28,6 @@
 
 #define CLAIM_DIR "format-claims"
 #define CLAIM_MAGIC "ebs-csi-c format claim v1"
-#define CLAIM_MAX 4096
 
 static int errno_fail(struct status *st, int err, const char *what, const char *path)
 {
@@ -181,33 +181,16 @@ int fclaim_held(const char *state_dir, const struct fclaim_disk *d, bool *held, 
 {
 	*held = false;
 	char *path = claim_path(state_dir, d);
-	int rc = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0) {
-		if (errno != ENOENT && errno != ENOTDIR)
-			rc = errno_fail(st, errno, "open", path);
+	struct buf text;
+	buf_init(&text);
+	struct status local = STATUS_INIT;
+	if (buf_read_file(&text, path, &local) < 0) {
+		buf_dispose(&text);
 		free(path);
-		return rc;
+		/* No file (or no state directory): no claim. */
+		return local.code == STATUS_NOT_FOUND ? 0 : status_copy(st, &local);
 	}
-	char buf[CLAIM_MAX + 1];
-	size_t got = 0;
-	for (;;) {
-		ssize_t r = read(fd, buf + got, CLAIM_MAX - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			rc = errno_fail(st, errno, "read", path);
-			break;
-		}
-		if (r == 0 || (got += (size_t)r) == CLAIM_MAX)
-			break;
-	}
-	close(fd);
-	if (rc < 0) {
-		free(path);
-		return rc;
-	}
-	buf[got] = '\0';
+	const char *buf = text.data;
 	char want_seq[32], want_dev[32], boot[64], seq[32], dev[32];
 	snprintf(want_seq, sizeof want_seq, "%" PRIu64, d->diskseq);
 	snprintf(want_dev, sizeof want_dev, "%u:%u", d->dev_major, d->dev_minor);
@@ -220,6 +203,7 @@ int fclaim_held(const char *state_dir, const struct fclaim_disk *d, bool *held, 
 	else
 		log_warn("%s does not describe disk %s-%s (%s): not a format claim, ignored", path, d->boot_id,
 			 want_seq, want_dev);
+	buf_dispose(&text);
 	free(path);
 	return 0;
 }

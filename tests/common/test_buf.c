@@ -187,6 +187,11 @@ static void test_read_file(void **state)
 	assert_int_equal(buf_read_file(&b, path, &st), 0);
 	assert_int_equal(b.len, 0);
 	assert_buf_valid(&b);
+	/* A file used as a directory: nothing there either. */
+	char under[64];
+	snprintf(under, sizeof under, "%s/x", path);
+	assert_int_equal(buf_read_file(&b, under, &st), -1);
+	assert_int_equal(st.code, STATUS_NOT_FOUND);
 	unlink(path);
 	assert_int_equal(buf_read_file(&b, path, &st), -1);
 	assert_int_equal(st.code, STATUS_NOT_FOUND);
